@@ -1,0 +1,2 @@
+-- The day's biggest stories: clusters ranked by the number of outlets that carried them.
+SELECT * FROM top_stories($day, 1) LIMIT 10;
