@@ -66,6 +66,21 @@ def load(ctx: click.Context) -> None:
 
 
 @main.command()
+@click.argument("inputs", nargs=-1, required=True)
+@click.option("--source", "source_id", help="Apply this source's CSS selectors from the sources file.")
+@click.option("--url", help="The page's URL, for saved pages (canonical URL and date hints).")
+@click.option("--sources", "sources_path", type=click.Path(dir_okay=False, exists=True, path_type=Path))
+def extract(inputs: tuple[str, ...], source_id: str | None, url: str | None, sources_path: Path | None) -> None:
+    """Print one JSON line per saved page (.html or .html.gz) or URL: the crawler's own extraction."""
+    import json
+
+    from peacewatch.crawlers.inspect_pages import extract_inputs
+
+    for record in extract_inputs(list(inputs), source_id, url, sources_path):
+        click.echo(json.dumps(record, ensure_ascii=False, default=str))
+
+
+@main.command()
 @click.option("--reclassify", is_flag=True, help="Re-run on every article (after a model or codebook change).")
 @click.pass_context
 def classify(ctx: click.Context, reclassify: bool) -> None:
@@ -111,14 +126,13 @@ def analyze(backend: str | None) -> None:
 
 
 @main.command()
-@click.option("--port", type=int, default=0, help="Newsroom port (default: a free one).")
 @click.option("--digest-date", type=click.DateTime(["%Y-%m-%d"]), default="2025-05-31", show_default=True)
 @click.pass_context
-def demo(ctx: click.Context, port: int, digest_date) -> None:
-    """Serve the bundled newsroom on loopback, then crawl, load, classify and digest it."""
+def demo(ctx: click.Context, digest_date) -> None:
+    """Serve the bundled newsroom on a free loopback port, then crawl, load, classify and digest it."""
     from peacewatch.demo import run_demo
 
-    click.echo(run_demo(_data_dir(ctx), port=port, digest_date=digest_date.date()))
+    click.echo(run_demo(_data_dir(ctx), digest_date=digest_date.date()))
 
 
 @main.group()

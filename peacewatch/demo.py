@@ -13,10 +13,10 @@ from peacewatch.newsroom.server import running_newsroom
 DEMO_CRAWL_SETTINGS = {"AUTOTHROTTLE_ENABLED": False, "CONCURRENT_REQUESTS_PER_DOMAIN": 16, "DOWNLOAD_DELAY": 0}
 
 
-def run_demo(data_dir: Path, port: int = 0, digest_date: date = date(2025, 5, 31)) -> str:
+def run_demo(data_dir: Path, digest_date: date = date(2025, 5, 31)) -> str:
     """Crawl, load, classify and digest the demo newsroom; returns a printable summary."""
     data_dir = Path(data_dir)
-    with running_newsroom(port=port) as base_url:
+    with running_newsroom() as base_url:
         previous = os.environ.get("PEACEWATCH_NEWSROOM_URL")
         os.environ["PEACEWATCH_NEWSROOM_URL"] = base_url
         try:
