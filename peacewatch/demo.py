@@ -31,7 +31,7 @@ def run_demo(data_dir: Path, digest_date: date = date(2025, 5, 31)) -> str:
     report = pipeline.digest(data_dir, digest_date)
     per_source = pipeline.query(
         data_dir,
-        "SELECT a.source_id, count(*) AS articles, count(DISTINCT a.story_id) AS stories, "
+        "SELECT a.source_id, count(DISTINCT a.article_id) AS articles, count(DISTINCT a.story_id) AS stories, "
         "count(c.claim_id) AS claims FROM articles a LEFT JOIN claims c USING (article_id) "
         "GROUP BY ALL ORDER BY a.source_id",
     )

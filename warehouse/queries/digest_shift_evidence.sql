@@ -1,5 +1,5 @@
 -- Quotes behind a shift: the most confident claim of each story in the recent window, strongest first.
-SELECT c.evidence, c.confidence, a.title, a.url, a.source_id, CAST(c.published_at AS DATE) AS day
+SELECT c.evidence, c.confidence, a.title, a.canonical_url AS url, a.source_id, CAST(c.published_at AS DATE) AS day
 FROM claims AS c
 JOIN articles AS a USING (article_id)
 WHERE c.actor = $actor AND c.position = $position AND c.stance = $stance

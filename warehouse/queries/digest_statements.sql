@@ -1,5 +1,5 @@
 -- New statements: the day's claims, one per actor, position and story, with a link to the article.
-SELECT c.actor, c.position, c.stance, c.confidence, c.evidence, a.title, a.url, a.source_id
+SELECT c.actor, c.position, c.stance, c.confidence, c.evidence, a.title, a.canonical_url AS url, a.source_id
 FROM claims AS c
 JOIN articles AS a USING (article_id)
 WHERE CAST(c.published_at AS DATE) = $day
