@@ -29,7 +29,11 @@ def load_analyzer(backend: str | None = None, codebook: Codebook | None = None) 
         from peacewatch.nlp.lexicon import LexiconAnalyzer
 
         return LexiconAnalyzer(codebook)
-    raise ConfigError(f"nlp.backend: unknown backend {backend!r} (available: lexicon)")
+    if backend == "nli":
+        from peacewatch.nlp.nli import load_nli_analyzer
+
+        return load_nli_analyzer(codebook)
+    raise ConfigError(f"nlp.backend: unknown backend {backend!r} (available: lexicon, nli)")
 
 
 def analyze_lines(lines: Iterable[str], analyzer: Analyzer) -> Iterator[str]:
