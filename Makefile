@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: install demo test bench airflow lint clean
+.PHONY: install demo test bench airflow chromium clean
 
 $(STAMP): pyproject.toml requirements.lock
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "error: $(PYTHON) not found (peacewatch needs Python 3.11)"; exit 1; }
@@ -21,8 +21,14 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/peacewatch --data-dir data demo
 
-test: $(STAMP)
+test: $(STAMP) chromium
 	$(BIN)/python -m pytest
+
+# Debian's Chromium renders the digest in the browser test; installed when missing and possible.
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 \
+	  && apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } \
+	  || echo "note: chromium is not installed and cannot be; the browser test will say it is skipped"
 
 bench: $(STAMP)
 	$(BIN)/python -m peacewatch.bench
