@@ -50,15 +50,18 @@ def source_stats_from(stats: dict[str, Any], finished_at: datetime) -> list[Sour
         if len(parts) < 3 or parts[0] != STATS_PREFIX:
             continue
         entry = per_source.setdefault(
-            parts[1], {"source_id": parts[1], "responses_by_status": {}, "drops_by_reason": {}}
+            parts[1], {"source_id": parts[1], "responses_by_status": {}, "drops_by_reason": {},
+                       "extraction_failed": {}}
         )
         match parts[2:]:
-            case ["requests"] | ["items"]:
+            case ["requests"] | ["items"] | ["not_modified"] | ["already_seen"]:
                 entry[parts[2]] = int(value)
             case ["responses", status]:
                 entry["responses_by_status"][status] = int(value)
             case ["drops", reason]:
                 entry["drops_by_reason"][reason] = int(value)
+            case ["extraction_failed", kind]:
+                entry["extraction_failed"][kind] = int(value)
             case ["started_at"] | ["finished_at"]:
                 entry[parts[2]] = value
     result = []
@@ -66,6 +69,7 @@ def source_stats_from(stats: dict[str, Any], finished_at: datetime) -> list[Sour
         entry.setdefault("finished_at", entry.get("started_at") and finished_at)
         entry["responses_by_status"] = dict(sorted(entry["responses_by_status"].items()))
         entry["drops_by_reason"] = dict(sorted(entry["drops_by_reason"].items()))
+        entry["extraction_failed"] = dict(sorted(entry["extraction_failed"].items()))
         result.append(SourceStats.model_validate(entry))
     return result
 

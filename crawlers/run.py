@@ -2,10 +2,13 @@
 
 Twisted's reactor cannot be restarted within a process, so every crawl gets a fresh interpreter:
 
-    python -m peacewatch.crawlers.run --data-dir D [--sources FILE] [--source ID ...] [--set KEY=VALUE ...]
+    python -m peacewatch.crawlers.run --data-dir D [--sources FILE] [--source ID ...] [--full] [--set KEY=VALUE ...]
 
 runs the news spider with the project settings and prints the path of the published manifest as the last
 line of stdout (logs go to stderr). `crawl()` launches that command and parses the manifest.
+
+Crawls are incremental: <data_dir>/state/ remembers feed validators and fetched URLs (crawlers/state.py),
+so a run fetches only new or changed articles; `--full` ignores that state and fetches everything.
 """
 
 from __future__ import annotations
@@ -38,7 +41,7 @@ def _parse_override(text: str) -> tuple[str, Any]:
 
 
 def run_crawl(data_dir: Path, sources_path: Path | None, source_ids: list[str],
-              overrides: dict[str, Any]) -> Path:
+              overrides: dict[str, Any], full: bool = False) -> Path:
     """Crawl in this process (the reactor starts and stops here) and return the manifest path."""
     from scrapy.crawler import CrawlerProcess
     from scrapy.settings import Settings
@@ -53,6 +56,8 @@ def run_crawl(data_dir: Path, sources_path: Path | None, source_ids: list[str],
     run_id = new_run_id()
     settings.setdict({"PEACEWATCH_DATA_DIR": str(data_dir), "PEACEWATCH_RUN_ID": run_id}, priority="cmdline")
     settings.setdict(overrides, priority="cmdline")
+    if full:
+        settings.set("PEACEWATCH_FULL_CRAWL", True, priority="cmdline")
     failures: list[str] = []
     process = CrawlerProcess(settings)
     deferred = process.crawl(
@@ -76,11 +81,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sources", type=Path, help="sources file (default: `sources` in peacewatch.yaml)")
     parser.add_argument("--source", action="append", default=[], dest="source_ids", metavar="ID",
                         help="crawl only this source (repeatable; default: every enabled source)")
+    parser.add_argument("--full", action="store_true",
+                        help="ignore the incremental state: fetch every discovered article again")
     parser.add_argument("--set", action="append", default=[], type=_parse_override, dest="overrides",
                         metavar="KEY=VALUE", help="override a Scrapy setting (repeatable)")
     args = parser.parse_args(argv)
     try:
-        manifest = run_crawl(args.data_dir.resolve(), args.sources, args.source_ids, dict(args.overrides))
+        manifest = run_crawl(args.data_dir.resolve(), args.sources, args.source_ids, dict(args.overrides), args.full)
     except Exception as exc:  # report any failure as one message and a non-zero status
         print(f"error: {exc}", file=sys.stderr)
         return 1
@@ -100,8 +107,12 @@ def crawl(
     settings_overrides: dict[str, Any] | None = None,
     timeout: float | None = None,
     log_path: Path | None = None,
+    full: bool = False,
 ) -> RunManifest:
     """Run one crawl in a subprocess and return its manifest.
+
+    The crawl is incremental over the state in `data_dir` (only new or changed articles); `full=True`
+    ignores the state and fetches everything (the state is rewritten from what this run saw).
 
     The child inherits the environment; it is stopped (SIGTERM, then SIGKILL) after `timeout` seconds
     (default: crawler.subprocess_timeout in peacewatch.yaml). The crawl log goes to `log_path` if given.
@@ -116,6 +127,8 @@ def crawl(
         command += ["--sources", str(Path(sources_path).resolve())]
     for source_id in source_ids or []:
         command += ["--source", source_id]
+    if full:
+        command.append("--full")
     for key, value in (settings_overrides or {}).items():
         command += ["--set", f"{key}={json.dumps(value)}"]
 

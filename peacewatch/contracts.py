@@ -75,6 +75,13 @@ class SourceStats(BaseModel):
     responses_by_status: dict[str, int] = {}
     items: int = 0
     drops_by_reason: dict[str, int] = {}
+    # Incremental crawling, not failures: discovery documents that answered 304 to a conditional GET, and
+    # article URLs an earlier run fetched that no discovery date says changed since.
+    not_modified: int = 0
+    already_seen: int = 0
+    # Signs of a changed layout, by kind: "selector_miss" (the source's CSS selectors matched nothing on a
+    # page), "no_body" (an HTML page gave no text). Such pages may still land through generic extraction.
+    extraction_failed: dict[str, int] = {}
     started_at: datetime | None = None
     finished_at: datetime | None = None
 

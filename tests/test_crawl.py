@@ -8,7 +8,7 @@ import re
 import time
 from collections import Counter
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -26,6 +26,7 @@ TEST_SETTINGS = {
     "DOWNLOAD_TIMEOUT": 1,             # the newsroom's slow page answers after 3 s
     "DOWNLOAD_MAXSIZE": 1024 * 1024,   # the live-blog archive is 6 MB
     "CONCURRENT_REQUESTS_PER_DOMAIN": 16,
+    "RETRY_BACKOFF_BASE": 0.05,        # retries still wait, briefly
 }
 
 
@@ -297,3 +298,114 @@ def test_google_news_sitemap_fields_are_read():
     assert entries[0]["publication_date"] == "2025-03-11T22:40:00+02:00"
     assert entries[0]["title"] == "Truce & talks"
     assert entries[1] == {"loc": "https://example.org/b", "lastmod": "2025-03-12"}
+
+
+# --- layout change detection, retries -----------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_changed_layout_is_flagged_per_source(tmp_path_factory, tmp_path, gold):
+    """Selectors that no longer match one outlet: its items still land (generic extraction), and the
+    run's stats flag extraction_failed/selector_miss for that outlet only."""
+    document = yaml.safe_load(SOURCES.read_text(encoding="utf-8"))
+    for entry in document["sources"]:
+        if entry["id"] == "baltic_wire":       # the outlet's real markup
+            entry["selectors"] = {"title": "h1.wire-story__headline", "body": "div.wire-story__body"}
+        if entry["id"] == "kyiv_khvylia":      # markup of a redesign that never reached this site
+            entry["selectors"] = {"title": "h1.story-v2__title", "body": "section.story-v2__text"}
+    sources = tmp_path / "sources.yaml"
+    sources.write_text(yaml.safe_dump(document, allow_unicode=True), encoding="utf-8")
+    run = _crawl(tmp_path_factory, "layout", sources_path=sources, source_ids=["baltic_wire", "kyiv_khvylia"])
+    expected = Counter(g["outlet"] for g in gold)
+    stats = run.stats
+    assert stats["kyiv_khvylia"].items == expected["kyiv_khvylia"]
+    assert stats["kyiv_khvylia"].extraction_failed == {"selector_miss": expected["kyiv_khvylia"]}
+    assert stats["baltic_wire"].items == expected["baltic_wire"]
+    assert stats["baltic_wire"].extraction_failed == {}
+    assert "selector_miss" not in stats["kyiv_khvylia"].drops_by_reason  # a warning sign, not a drop
+    assert re.search(r"WARNING: layout \[kyiv_khvylia\] \S+: selectors title, body matched nothing", run.log)
+
+
+def _flaky_server():
+    """A loopback site whose feed lists /a (503 once, Retry-After: 1) and /b (429 twice), then both 200;
+    returns the server and the arrival times of the requests per path."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    hits: dict[str, list[float]] = {}
+    plan = {"/a": [(503, {"Retry-After": "1"})], "/b": [(429, {}), (429, {})]}
+    paragraph = "Negotiators met again on Tuesday to discuss the sequencing of a ceasefire and guarantees. " * 6
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            hits.setdefault(self.path, []).append(time.monotonic())
+            base = f"http://127.0.0.1:{self.server.server_address[1]}"
+            if self.path == "/feed.xml":
+                items = "".join(f"<item><title>{p}</title><link>{base}{p}</link></item>" for p in ("/a", "/b"))
+                self._send(200, "application/rss+xml", f'<rss version="2.0"><channel>{items}</channel></rss>')
+            elif self.path in plan:
+                if plan[self.path]:
+                    status, headers = plan[self.path].pop(0)
+                    self._send(status, "text/plain", "busy", headers)
+                else:
+                    self._send(200, "text/html; charset=utf-8",
+                               f"<!doctype html><html lang='en'><head><title>Story {self.path}</title></head>"
+                               f"<body><article><h1>Story {self.path}</h1><p>{paragraph}</p></article></body></html>")
+            else:
+                self._send(404, "text/plain", "not found")
+
+        def _send(self, status: int, content_type: str, text: str, headers: dict | None = None) -> None:
+            body = text.encode("utf-8")
+            self.send_response(status)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(body)))
+            for name, value in (headers or {}).items():
+                self.send_header(name, value)
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+    return server, hits
+
+
+@pytest.mark.slow
+def test_retries_back_off_and_honour_retry_after(tmp_path):
+    server, hits = _flaky_server()
+    try:
+        base = f"http://127.0.0.1:{server.server_address[1]}"
+        sources = tmp_path / "sources.yaml"
+        sources.write_text(yaml.safe_dump({"sources": [{
+            "id": "flaky", "name": "Flaky", "homepage": f"{base}/", "country": "LV", "language": "en",
+            "discovery": {"feeds": [f"{base}/feed.xml"]}, "schedule": "0 * * * *", "max_pages": 10}]}),
+            encoding="utf-8")
+        settings = {**TEST_SETTINGS, "RETRY_BACKOFF_BASE": 0.3, "RETRY_AFTER_MAX": 5}
+        manifest = crawl(tmp_path / "data", sources_path=sources, settings_overrides=settings, timeout=120)
+    finally:
+        server.shutdown()
+        server.server_close()
+    [stats] = manifest.sources
+    assert stats.items == 2 and stats.drops_by_reason == {}
+    assert stats.responses_by_status == {"200": 3, "429": 2, "503": 1}
+    a, b = hits["/a"], hits["/b"]
+    assert len(a) == 2 and a[1] - a[0] >= 0.95                    # waited for Retry-After: 1
+    assert len(b) == 3
+    assert b[1] - b[0] >= 0.3 * 0.8 and b[2] - b[1] >= 0.6 * 0.8  # 0.3 s, then 0.6 s (+-20 % jitter)
+
+
+def test_backoff_delays_are_bounded():
+    from email.utils import format_datetime
+
+    from peacewatch.crawlers.middlewares import backoff_delay, retry_after_seconds
+
+    assert [round(backoff_delay(n, 1.0, 30.0, jitter=0), 3) for n in (1, 2, 3, 6, 10)] == [1, 2, 4, 30, 30]
+    assert backoff_delay(1, 1.0, 30.0, retry_after=10, retry_after_cap=120, jitter=0) == 10
+    assert backoff_delay(1, 1.0, 30.0, retry_after=3600, retry_after_cap=120, jitter=0) == 120
+    assert 0.8 <= backoff_delay(1, 1.0, 30.0) <= 1.2
+    now = datetime(2025, 3, 11, 12, 0, tzinfo=timezone.utc)
+    assert retry_after_seconds(b"120") == 120
+    assert retry_after_seconds(format_datetime(now + timedelta(seconds=90), usegmt=True), now) == 90
+    assert retry_after_seconds("soon") is None and retry_after_seconds(None) is None

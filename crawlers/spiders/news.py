@@ -7,12 +7,12 @@ import logging
 import re
 from collections import Counter
 from collections.abc import AsyncIterator, Callable, Iterator
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
 import feedparser
-from scrapy import Request, Spider
+from scrapy import Request, Spider, signals
 from scrapy.crawler import Crawler
 from scrapy.exceptions import (
     CannotResolveHostError,
@@ -33,11 +33,12 @@ from twisted.python.failure import Failure
 from w3lib.encoding import http_content_type_encoding
 
 from peacewatch.contracts import content_hash
-from peacewatch.crawlers.extract import extract_article
-from peacewatch.crawlers.middlewares import RedirectLoop, source_stat
+from peacewatch.crawlers.extract import parse_datetime
+from peacewatch.crawlers.middlewares import NotModified, RedirectLoop, source_stat
 from peacewatch.crawlers.sources import Source, load_sources, select_sources
+from peacewatch.crawlers.state import SourceState, is_permanent, load_state, save_state
 from peacewatch.crawlers.urls import canonicalize_url
-from peacewatch.landing import store_raw_html
+from peacewatch.crawlers.workers import Extractor, default_processes
 
 MAX_SITEMAP_DEPTH = 3
 PAGE_LINK = re.compile(r"([?&](page|p|pg)=\d+|/page/\d+/?$|/page-\d+/?$)", re.I)
@@ -114,6 +115,12 @@ def _struct_to_datetime(value: Any) -> datetime | None:
         return None
 
 
+def discovery_date(hints: dict[str, Any]) -> datetime | None:
+    """The newest date a feed, sitemap or listing gives for an article (updated, else published)."""
+    dates = [parse_datetime(hints.get(key)) for key in ("updated_at", "published_at")]
+    return max((d for d in dates if d is not None), default=None)
+
+
 def listing_hints(link: Selector) -> dict[str, Any]:
     """Title and date a listing shows next to an article link (the teaser's <time datetime>)."""
     teaser = link.xpath("ancestor::*[self::li or self::article or contains(@class, 'teaser')][1]")
@@ -136,6 +143,8 @@ class NewsSpider(Spider):
     """Crawl the enabled sources of a sources file (or the named ones: `source_ids="a,b"`)."""
 
     name = "news"
+    crawl_state: dict[str, SourceState]  # source_id -> what earlier runs fetched (crawlers/state.py)
+    full_crawl: bool
 
     def __init__(self, sources: str | None = None, source_ids: str | None = None, **kwargs: Any):
         super().__init__(**kwargs)
@@ -151,36 +160,90 @@ class NewsSpider(Spider):
     @classmethod
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> NewsSpider:
         spider = super().from_crawler(crawler, *args, **kwargs)
-        data_dir = crawler.settings.get("PEACEWATCH_DATA_DIR")
+        settings = crawler.settings
+        data_dir = settings.get("PEACEWATCH_DATA_DIR")
         if not data_dir:
             raise ValueError("the PEACEWATCH_DATA_DIR setting is required (where raw pages are kept)")
         spider.data_dir = Path(data_dir)
-        spider.min_body_chars = crawler.settings.getint("PEACEWATCH_MIN_BODY_CHARS", 300)
+        spider.min_body_chars = settings.getint("PEACEWATCH_MIN_BODY_CHARS", 300)
+        # Incremental state (crawlers/state.py); ConditionalGetMiddleware reads crawl_state and full_crawl.
+        spider.full_crawl = settings.getbool("PEACEWATCH_FULL_CRAWL", False)
+        spider.retry_runs = max(1, settings.getint("PEACEWATCH_RETRY_RUNS", 3))
+        spider.state_ttl = timedelta(days=settings.getfloat("PEACEWATCH_STATE_TTL_DAYS", 180))
+        spider.crawl_state = {source_id: load_state(spider.data_dir, source_id) for source_id in spider.sources}
+        processes = settings.get("PEACEWATCH_EXTRACT_PROCESSES")
+        spider.extractor = Extractor(default_processes() if processes in (None, "", "auto") else int(processes))
+        crawler.signals.connect(spider.on_item_scraped, signal=signals.item_scraped)
+        crawler.signals.connect(spider.on_item_dropped, signal=signals.item_dropped)
         return spider
 
     # --- requests ----------------------------------------------------------------------------------
 
-    def _request(self, source_id: str, url: str, callback: Callable, kind: str, **cb_kwargs: Any) -> Request:
+    def _request(self, source_id: str, url: str, callback: Callable, kind: str, meta: dict[str, Any] | None = None,
+                 **cb_kwargs: Any) -> Request:
         return Request(
             url,
             callback=callback,
             errback=self.on_error,
             cb_kwargs={"source_id": source_id, **cb_kwargs},
-            meta={"source_id": source_id, "kind": kind},
+            # discovery documents are fetched conditionally (ConditionalGetMiddleware)
+            meta={"source_id": source_id, "kind": kind, "conditional": kind != "article", **(meta or {})},
             priority=0 if kind == "article" else 10,
         )
 
     def _article(self, source_id: str, url: str, hints: dict[str, Any]) -> Request | None:
-        """An article request, unless the URL was already queued for the source or the budget is spent."""
-        key = (source_id, canonicalize_url(url))
-        if key in self._seen:
+        """An article request, unless the URL was already queued for the source, an earlier run fetched it
+        and no discovery date says it changed since (already_seen), or the budget is spent."""
+        key = canonicalize_url(url)
+        if (source_id, key) in self._seen:
             return None
-        self._seen.add(key)
+        self._seen.add((source_id, key))
+        state = self.crawl_state[source_id]
+        discovered = discovery_date(hints)
+        now = datetime.now(timezone.utc)
+        verdict = state.verdict(key, discovered, now)
+        if verdict == "already_seen" and not self.full_crawl:
+            self.crawler.stats.inc_value(source_stat(source_id, "already_seen"))
+            return None
         if self._budget[source_id] <= 0:
             self._skip(source_id, "over_budget", url, "article")
+            state.postpone(key, url, hints, discovered, "over_budget", now, self.retry_runs, attempted=False)
             return None
         self._budget[source_id] -= 1
-        return self._request(source_id, url, self.parse_article, "article", hints=hints)
+        meta = {"state_key": key, "article_url": url, "discovered": discovered, "hints": hints}
+        return self._request(source_id, url, self.parse_article, "article", meta=meta, hints=hints)
+
+    def _settle(self, meta: dict[str, Any], outcome: str) -> None:
+        """Record in the source's state what became of an article request ("landed" or a skip reason)."""
+        state = self.crawl_state.get(meta.get("source_id", ""))
+        key = meta.get("state_key")
+        if state is None or key is None:
+            return
+        now = datetime.now(timezone.utc)
+        if outcome == "landed" or is_permanent(outcome):
+            state.fetched(key, meta.get("discovered"), outcome, now)
+        else:  # may pass next time: keep it queued, up to PEACEWATCH_RETRY_RUNS runs
+            state.postpone(key, meta.get("article_url") or key, meta.get("hints") or {}, meta.get("discovered"),
+                           outcome, now, self.retry_runs)
+
+    def on_item_scraped(self, item: Any, response: Response) -> None:
+        """Signal handler: an item passed every pipeline (it is in the landing run)."""
+        self._settle(response.meta, "landed")
+
+    def on_item_dropped(self, item: Any, response: Response, exception: Exception) -> None:
+        self._settle(response.meta, "invalid_item")
+
+    def closed(self, reason: str) -> None:
+        """Save the crawl state, but only once the landing run is published: the state must never claim
+        an article whose item did not land."""
+        self.extractor.close()
+        if not self.crawler.stats.get_value("peacewatch_run/manifest"):
+            self.logger.warning("landing run not published (%s): crawl state left as it was", reason)
+            return
+        now = datetime.now(timezone.utc)
+        for state in self.crawl_state.values():
+            state.prune(now, self.state_ttl)
+            save_state(self.data_dir, state)
 
     def _skip(self, source_id: str, reason: str, url: str, kind: str, detail: str = "") -> None:
         """Count a skipped page under its reason and log one line about it."""
@@ -190,6 +253,10 @@ class NewsSpider(Spider):
     async def start(self) -> AsyncIterator[Request]:
         for source in self.sources.values():
             self.crawler.stats.inc_value(source_stat(source.id, "requests"), 0)
+            # Found earlier but not fetched (budget, a 5xx): an unchanged feed would not list them again.
+            for entry in list(self.crawl_state[source.id].pending.values()):
+                if request := self._article(source.id, entry["url"], dict(entry.get("hints") or {})):
+                    yield request
             for url in source.discovery.feeds:
                 yield self._request(source.id, url, self.parse_feed, "feed")
             for url in source.discovery.sitemaps:
@@ -204,7 +271,9 @@ class NewsSpider(Spider):
     def parse_feed(self, response: Response, source_id: str) -> Iterator[Request]:
         """RSS 0.9x/2.0, RSS 1.0 (RDF) and Atom; a damaged feed yields what feedparser recovers."""
         content_type = response.headers.get(b"Content-Type", b"").decode("latin-1")
-        feed = feedparser.parse(response.body, response_headers={"content-type": content_type})
+        # Only links, titles, dates and authors are read: skip feedparser's HTML sanitising of every summary.
+        feed = feedparser.parse(response.body, response_headers={"content-type": content_type},
+                                sanitize_html=False, resolve_relative_uris=False)
         if feed.bozo and not isinstance(feed.bozo_exception, BENIGN_FEED_ERRORS):
             self._skip(source_id, "malformed_feed", response.url, "feed",
                        f"{type(feed.bozo_exception).__name__}: {feed.bozo_exception}; "
@@ -288,23 +357,28 @@ class NewsSpider(Spider):
 
     # --- articles ----------------------------------------------------------------------------------
 
-    def parse_article(self, response: Response, source_id: str, hints: dict[str, Any]) -> Iterator[dict]:
-        """Extract one article; skip binary and near-empty pages with a counted reason."""
+    async def parse_article(self, response: Response, source_id: str, hints: dict[str, Any]) -> AsyncIterator[dict]:
+        """Extract one article (in the extraction workers); skip binary and near-empty pages with a counted
+        reason."""
         if not is_html(response):
             content_type = response.headers.get(b"Content-Type", b"").decode("latin-1")
             self._skip(source_id, "not_html", response.url, "article", content_type or "no content type")
+            self._settle(response.meta, "not_html")
             return
         content_type = response.headers.get(b"Content-Type", b"").decode("latin-1")
-        extracted = extract_article(
+        selectors = self.sources[source_id].selectors
+        extracted = await self.extractor.extract(
             response.body,
             response.url,
             headers_charset=http_content_type_encoding(content_type),
-            selectors=self.sources[source_id].selectors,
+            selectors=selectors,
             hints=hints,
             min_body_chars=self.min_body_chars,
         )
+        self._check_layout(source_id, response.url, extracted.missed_selectors, selectors, extracted.body)
         if len(extracted.body) < self.min_body_chars:
             self._skip(source_id, "empty_body", response.url, "article", f"{len(extracted.body)} chars")
+            self._settle(response.meta, "empty_body")
             return
         yield {
             "url": response.url,
@@ -316,16 +390,35 @@ class NewsSpider(Spider):
             "updated_at": extracted.updated_at,
             "language": extracted.language,
             "body": extracted.body,
-            "raw_html_path": store_raw_html(self.data_dir, source_id, response.url, response.body),
+            "raw_html_path": await self.extractor.store_raw(self.data_dir, source_id, response.url, response.body),
             "fetched_at": datetime.now(timezone.utc),
             "http_status": response.status,
             "content_hash": content_hash(extracted.body),
         }
 
+    def _check_layout(self, source_id: str, url: str, missed: tuple[str, ...], selectors: Any, body: str) -> None:
+        """Count extraction_failed when a page shows signs of a changed layout: the source's body selector
+        (or every one of its selectors) matched nothing (selector_miss), or an HTML page gave no text
+        at all (no_body). The item may still land through generic extraction; crawl health shows the rate."""
+        configured = [k for k in ("title", "body", "date", "author") if selectors and getattr(selectors, k, None)]
+        if missed and ("body" in missed or len(missed) == len(configured)):
+            self.crawler.stats.inc_value(source_stat(source_id, "extraction_failed", "selector_miss"))
+            self.logger.warning("layout [%s] %s: selectors %s matched nothing", source_id, url, ", ".join(missed))
+        if not body.strip():
+            self.crawler.stats.inc_value(source_stat(source_id, "extraction_failed", "no_body"))
+
     def on_error(self, failure: Failure) -> None:
-        """Errback of every request: count the failure under its reason, one log line."""
+        """Errback of every request: count the failure under its reason, one log line; a 304 to a
+        conditional GET is no failure (counted as not_modified)."""
         request = failure.request
         source_id = request.meta.get("source_id", "unknown")
         original_url = (request.meta.get("redirect_urls") or [request.url])[0]
-        self._skip(source_id, classify_failure(failure), original_url, request.meta.get("kind", "page"),
+        if failure.check(NotModified):
+            self.crawler.stats.inc_value(source_stat(source_id, "not_modified"))
+            self.logger.debug("not modified [%s] %s %s", source_id, request.meta.get("kind"), original_url)
+            return
+        reason = classify_failure(failure)
+        self._skip(source_id, reason, original_url, request.meta.get("kind", "page"),
                    str(failure.value)[:300] if not failure.check(HttpError) else "")
+        if request.meta.get("kind") == "article":
+            self._settle(request.meta, reason)
