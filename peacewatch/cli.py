@@ -51,10 +51,11 @@ def _data_dir(ctx: click.Context) -> Path:
 @click.option("--source", "source_ids", multiple=True, help="Crawl only this source id (repeatable).")
 @click.option("--sources", "sources_path", type=click.Path(dir_okay=False, exists=True, path_type=Path),
               help="Sources file (default: config/sources.yaml).")
+@click.option("--full", is_flag=True, help="Ignore what earlier runs fetched; refetch everything.")
 @click.pass_context
-def crawl(ctx: click.Context, source_ids: tuple[str, ...], sources_path: Path | None) -> None:
-    """Crawl the configured sources into the landing zone."""
-    manifest = pipeline.crawl(_data_dir(ctx), sources_path, list(source_ids) or None)
+def crawl(ctx: click.Context, source_ids: tuple[str, ...], sources_path: Path | None, full: bool) -> None:
+    """Crawl the configured sources into the landing zone (only new or changed articles unless --full)."""
+    manifest = pipeline.crawl(_data_dir(ctx), sources_path, list(source_ids) or None, full=full)
     click.echo(pipeline.describe_crawl(manifest))
 
 
@@ -91,11 +92,12 @@ def classify(ctx: click.Context, reclassify: bool) -> None:
 @main.command()
 @click.option("--source", "source_ids", multiple=True, help="Crawl only this source id (repeatable).")
 @click.option("--sources", "sources_path", type=click.Path(dir_okay=False, exists=True, path_type=Path))
+@click.option("--full", is_flag=True, help="Ignore what earlier runs fetched; refetch everything.")
 @click.pass_context
-def run(ctx: click.Context, source_ids: tuple[str, ...], sources_path: Path | None) -> None:
+def run(ctx: click.Context, source_ids: tuple[str, ...], sources_path: Path | None, full: bool) -> None:
     """Crawl, load and classify in one go."""
     data_dir = _data_dir(ctx)
-    click.echo(pipeline.describe_crawl(pipeline.crawl(data_dir, sources_path, list(source_ids) or None)))
+    click.echo(pipeline.describe_crawl(pipeline.crawl(data_dir, sources_path, list(source_ids) or None, full=full)))
     click.echo(pipeline.describe(pipeline.load(data_dir)))
     click.echo(pipeline.describe(pipeline.classify(data_dir)))
 

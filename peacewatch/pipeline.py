@@ -32,10 +32,11 @@ def migrate(data_dir: Path) -> int:
 
 
 def crawl(data_dir: Path, sources_path: Path | None = None, source_ids: list[str] | None = None,
-          settings_overrides: dict | None = None) -> RunManifest:
+          settings_overrides: dict | None = None, full: bool = False) -> RunManifest:
+    """Crawl in a subprocess; `full` ignores the per-source state and refetches everything."""
     from peacewatch.crawlers.run import crawl as run_crawl
 
-    return run_crawl(Path(data_dir), sources_path, source_ids, settings_overrides)
+    return run_crawl(Path(data_dir), sources_path, source_ids, settings_overrides, full=full)
 
 
 def load(data_dir: Path):
