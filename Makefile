@@ -33,5 +33,9 @@ chromium:
 bench: $(STAMP)
 	$(BIN)/python -m peacewatch.bench
 
+# Airflow standalone on :8080 with the project's DAGs and the demo newsroom (see docs/deployment.md).
+airflow: $(STAMP)
+	VENV_BIN=$(abspath $(BIN)) scripts/airflow-standalone.sh
+
 clean:
-	rm -rf $(VENV) data reports .pytest_cache
+	rm -rf $(VENV) data reports .pytest_cache .airflow .bench
