@@ -33,7 +33,13 @@ def load_analyzer(backend: str | None = None, codebook: Codebook | None = None) 
         from peacewatch.nlp.nli import load_nli_analyzer
 
         return load_nli_analyzer(codebook)
-    raise ConfigError(f"nlp.backend: unknown backend {backend!r} (available: lexicon, nli)")
+    if backend == "encoder" or backend.startswith("encoder:"):
+        from peacewatch.nlp.encoder import load_encoder_analyzer
+
+        # encoder[:torch|onnx|onnx-int8][+prefilter]
+        runtime, _, option = backend.partition(":")[2].partition("+")
+        return load_encoder_analyzer(codebook, runtime=runtime or None, prefilter=True if option == "prefilter" else None)
+    raise ConfigError(f"nlp.backend: unknown backend {backend!r} (available: lexicon, encoder, nli)")
 
 
 def analyze_lines(lines: Iterable[str], analyzer: Analyzer) -> Iterator[str]:

@@ -156,6 +156,32 @@ def newsroom_serve(host: str, port: int, edition: int, slow_seconds: float) -> N
 
 
 @main.group()
+def nlp() -> None:
+    """Train and evaluate the claim and topic models."""
+
+
+@nlp.command("train")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), help="Artefact folder (default: nlp/models/encoder).")
+@click.option("--seed", type=int, help="Random seed (default: the one the shipped artefacts were trained with).")
+def nlp_train(out_dir: Path | None, seed: int | None) -> None:
+    """Train the encoder backend on the train split (tuned on dev), reproducibly."""
+    from peacewatch.nlp.train import main as train_main
+
+    argv = ([] if out_dir is None else ["--out", str(out_dir)]) + ([] if seed is None else ["--seed", str(seed)])
+    train_main(argv)
+
+
+@nlp.command("evaluate")
+@click.option("--split", type=click.Choice(["dev", "test", "newsroom"]), default="dev", show_default=True)
+@click.option("--backend", help="NLP backend (default: nlp.backend in config/peacewatch.yaml).")
+def nlp_evaluate(split: str, backend: str | None) -> None:
+    """Per-label P/R/F1, claim-level F1, stance confusion matrix and calibration on a held-out split."""
+    from peacewatch.nlp.evaluate import evaluate
+
+    evaluate(split, backend)
+
+
+@main.group()
 def db() -> None:
     """The DuckDB warehouse."""
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import random
 import signal
 import subprocess
@@ -143,6 +144,20 @@ def snapshot(db_path: Path) -> dict[str, list[tuple]]:
         return {name: sorted(con.execute(q).fetchall(), key=repr) for name, q in queries.items()}
 
 
+# Keys the loader and the classifier store keep unique by construction (no PRIMARY KEY since migration 010).
+UNIQUE_KEYS = {
+    "articles": "article_id", "article_history": "article_id, version", "article_minhash": "article_id, version",
+    "stories": "story_id", "claims": "claim_id", "article_topics": "article_id, model_id, topic",
+}
+
+
+def assert_keys_unique(db_path: Path) -> None:
+    with duckdb.connect(str(db_path), read_only=True) as con:
+        for table, key in UNIQUE_KEYS.items():
+            total, distinct = con.execute(f"SELECT count(*), count(DISTINCT ({key})) FROM {table}").fetchone()
+            assert total == distinct, f"{table}: {total - distinct} duplicate key(s) ({key})"
+
+
 def scalar(db_path: Path, sql: str, params: list | None = None):
     with duckdb.connect(str(db_path), read_only=True) as con:
         return con.execute(sql, params or []).fetchone()[0]
@@ -170,6 +185,7 @@ def test_load_then_reload_changes_nothing(tmp_path: Path, db_path: Path):
     again = load(tmp_path, db_path)
     assert again == LoadStats(files_skipped=5)
     assert snapshot(db_path) == before
+    assert_keys_unique(db_path)
     assert scalar(db_path, "SELECT count(*) FROM load_ledger WHERE status = 'loaded'") == 5
     assert scalar(db_path, "SELECT count(*) FROM crawl_runs") == 5
 
@@ -209,6 +225,7 @@ def test_changed_text_at_the_same_url_becomes_a_new_version(tmp_path: Path, db_p
     assert first_seen == T0 and last_seen == T0 + timedelta(hours=2)
     versions = rows(db_path, "SELECT version, content_hash, body FROM article_versions ORDER BY version")
     assert versions == [(1, content_hash(WIRE_TEXT), WIRE_TEXT), (2, content_hash(updated), updated)]
+    assert_keys_unique(db_path)
     # both texts keep their signature: copies of either still find the story
     assert rows(db_path, "SELECT version FROM article_minhash ORDER BY version") == [(1,), (2,)]
     assert scalar(db_path, "SELECT count(*) FROM minhash_bands") == 2 * stories.BANDS
@@ -351,6 +368,25 @@ def test_bad_records_are_quarantined_with_reasons(tmp_path: Path, db_path: Path)
     assert scalar(db_path, "SELECT count(*) FROM quarantine") == 4
 
 
+def test_json_that_only_pythons_parser_reads_gets_a_contract_reason(tmp_path: Path, db_path: Path):
+    """pydantic's JSON parser refuses NaN; such a line is still judged as the object Python reads."""
+    record = json.loads(make_item("https://baltic-wire.example/nan", WIRE_TEXT).model_dump_json())
+    line = json.dumps({**record, "http_status": float("nan")})  # -> "http_status": NaN
+    run_dir = tmp_path / "landing" / "20250516T100000000000Z"
+    run_dir.mkdir(parents=True)
+    data = (line + "\n").encode()
+    (run_dir / "items-baltic_wire.jsonl").write_bytes(data)
+    manifest = {
+        "run_id": run_dir.name, "started_at": T0.isoformat(), "finished_at": T0.isoformat(),
+        "files": [{"name": "items-baltic_wire.jsonl", "sha256": hashlib.sha256(data).hexdigest(), "rows": 1}],
+        "sources": [{"source_id": "baltic_wire", "items": 1}],
+    }
+    (run_dir / MANIFEST).write_text(json.dumps(manifest))
+    assert load(tmp_path, db_path).quarantined == 1
+    (reason,) = rows(db_path, "SELECT reason FROM quarantine")[0]
+    assert reason.startswith("contract violation: http_status: ")
+
+
 def test_checksum_mismatch_quarantines_the_whole_file(tmp_path: Path, db_path: Path):
     run_dir = write_run(tmp_path, [make_item("https://baltic-wire.example/a", WIRE_TEXT)], "20250516T100000000000Z")
     path = run_dir / "items-baltic_wire.jsonl"
@@ -409,6 +445,7 @@ _KILL_AT = textwrap.dedent(
         return result
 
     loader.run = run
+    loader.PROCESS_MIN_BYTES = int(os.environ.get("PW_PROCESS_MIN_BYTES", loader.PROCESS_MIN_BYTES))
     loader.load(Path(sys.argv[1]), Path(sys.argv[2]))
     """
 )
@@ -422,13 +459,17 @@ def _four_files(data_dir: Path) -> None:
 
 
 @pytest.mark.slow
-def test_killed_mid_file_leaves_no_partial_rows_and_resumes(tmp_path: Path):
+@pytest.mark.parametrize("prepare_in", ["thread", "process"])
+def test_killed_mid_file_leaves_no_partial_rows_and_resumes(tmp_path: Path, prepare_in: str):
     data = tmp_path / "data"
     _four_files(data)
     db_path = tmp_path / "killed.duckdb"
-    # Killed right after the second file's articles were written, before its ledger row and commit.
+    # Killed right after the second file's articles were written, before its ledger row and commit. With
+    # files prepared in a worker process, the worker must die too (else it would hold the pipes open and
+    # subprocess.run would time out).
+    env = {**os.environ, "PW_PROCESS_MIN_BYTES": "0" if prepare_in == "process" else str(1 << 40)}
     proc = subprocess.run([sys.executable, "-c", _KILL_AT, str(data), str(db_path), "loader_write_articles", "2"],
-                          capture_output=True, text=True, timeout=120)
+                          capture_output=True, text=True, timeout=120, env=env)
     assert proc.returncode == -signal.SIGKILL, proc.stderr
 
     files = sorted(p.relative_to(data).as_posix() for p in data.glob("landing/*/items-*.jsonl"))
@@ -443,6 +484,7 @@ def test_killed_mid_file_leaves_no_partial_rows_and_resumes(tmp_path: Path):
     clean = tmp_path / "clean.duckdb"
     load(data, clean)
     assert snapshot(db_path) == snapshot(clean)
+    assert_keys_unique(db_path)
 
 
 @pytest.mark.slow
@@ -459,6 +501,29 @@ def test_killed_before_the_search_index_is_rebuilt_catches_up(tmp_path: Path):
     with reader(db_path) as con:
         hits = con.execute("SELECT source_id FROM search_articles('Medinsky', 10) ORDER BY source_id").fetchall()
     assert hits == [("baltic_wire",), ("continental_review",), ("harbor_times",)]
+
+
+def test_files_prepared_in_a_worker_process_load_the_same(tmp_path: Path, monkeypatch):
+    import peacewatch.warehouse.loader as loader
+
+    items = syndication_items() + [make_item(f"https://x.example/{i}", random_text(i), f"s{i % 3}") for i in range(30)]
+    write_run(tmp_path / "a", items, "20250516T100000000000Z")
+    write_run(tmp_path / "b", items, "20250516T100000000000Z")
+    bad = tmp_path / "b" / "landing" / "20250516T100000000000Z" / "items-s0.jsonl"
+    bad.write_text(bad.read_text() + "not json\n")  # a refused file travels back from the worker too
+    bad_a = tmp_path / "a" / "landing" / "20250516T100000000000Z" / "items-s0.jsonl"
+    bad_a.write_text(bad.read_text())
+    load(tmp_path / "a", tmp_path / "thread.duckdb")
+    monkeypatch.setattr(loader, "PROCESS_MIN_BYTES", 0)
+    started = []
+    real = loader._ProcessPreparer.__init__
+    monkeypatch.setattr(loader._ProcessPreparer, "__init__", lambda self: (started.append(1), real(self))[1])
+    stats = load(tmp_path / "b", tmp_path / "process.duckdb")
+    assert started == [1] and stats.files_loaded == 7 and stats.quarantined == 1
+    a, b = snapshot(tmp_path / "thread.duckdb"), snapshot(tmp_path / "process.duckdb")
+    strip = lambda rows: [tuple(v for v in row if not isinstance(v, datetime)) for row in rows]  # noqa: E731
+    assert {k: strip(v) for k, v in a.items() if k not in ("quarantine", "crawl_runs")} == {
+        k: strip(v) for k, v in b.items() if k not in ("quarantine", "crawl_runs")}
 
 
 # --- throughput ------------------------------------------------------------------------------------------

@@ -26,9 +26,24 @@ from peacewatch.warehouse.store import (
     save_article_results,
     start_model_run,
 )
-from test_loader import T0, make_item, random_text, rows, scalar, syndication_items, write_run
+from test_loader import (
+    OTHER_REPORT,
+    assert_keys_unique,
+    T0,
+    WIRE_TEXT,
+    make_item,
+    random_text,
+    rows,
+    scalar,
+    syndication_items,
+    write_run,
+)
 
 MODEL = ("lexicon", "lexicon-1.0", "1.0.0", "cb-hash")  # model_id, model_version, codebook version, hash
+WIRE_TEXT_V1 = WIRE_TEXT
+WIRE_TEXT_V2 = WIRE_TEXT + "\n\nUpdated: the Kremlin called the talks useful."
+WIRE_TEXT_V3 = WIRE_TEXT + "\n\nUpdated: Kyiv said the swap would start on Monday."
+OTHER_REPORT_V = OTHER_REPORT + "\n\nThis report was updated."
 
 
 def article_id(url: str) -> str:
@@ -224,6 +239,7 @@ def test_results_replace_earlier_results_of_the_same_model(loaded: Path):
     assert got == [("lexicon", "russia", "neutral", run_id, story, T0),
                    ("other", "russia", "favor", got[1][3], story, T0)]
     assert scalar(loaded, "SELECT count(*) FROM article_topics WHERE article_id = ?", [article_id(url)]) == 2
+    assert_keys_unique(loaded)
     assert rows(loaded, "SELECT n_articles, n_claims FROM model_runs WHERE model_run_id = ?", [run_id]) == [(1, 1)]
 
 
@@ -433,3 +449,340 @@ def test_export_tables_and_views(tmp_path: Path, loaded: Path, fmt: str):
         export(loaded, tmp_path / "out", fmt, ["stories", "nope"])
     with pytest.raises(ValueError, match="unknown export format"):
         export(loaded, tmp_path / "out", "xlsx")
+
+
+# --- model-aware views ---------------------------------------------------------------------------------
+
+ENCODER = ("encoder", "encoder-1.0", "1.0.0", "cb-hash")
+
+
+def _stance_days_match_claims(path: Path) -> bool:
+    """story_stance_days, kept up to date by every write of claims, equals a recount from the claims."""
+    with reader(path) as con:
+        kept = con.execute("SELECT * FROM story_stance_days ORDER BY ALL").fetchall()
+        recount = con.execute(
+            "SELECT model_id, model_version, codebook_hash, utc_day(published_at), coalesce(story_id, article_id), "
+            "actor, position, count(*) FILTER (WHERE stance = 'favor'), count(*) FILTER (WHERE stance = 'against'), "
+            "count(*) FILTER (WHERE stance = 'neutral') FROM claims GROUP BY ALL ORDER BY ALL").fetchall()
+    return kept == recount and len(kept) > 0
+
+
+def _stance_views(path: Path) -> dict[str, list]:
+    """What the stance views say about 2025-05-16 (the syndication example)."""
+    with reader(path) as con:
+        q = {
+            "daily": "SELECT actor, favor, against, neutral, stories FROM stance_daily ORDER BY actor",
+            "weekly": "SELECT actor, favor, against, neutral, stories FROM stance_weekly ORDER BY actor",
+            "until": "SELECT actor, favor, against, neutral, stories FROM stance_weekly_until(DATE '2025-05-16') "
+                     "ORDER BY actor",
+            "stories": "SELECT actor, stance, n_claims FROM story_stances(DATE '2025-05-16', DATE '2025-05-16') "
+                       "ORDER BY actor, stance, n_claims",
+            "story_daily": "SELECT actor, stance FROM story_stance_daily ORDER BY actor, stance",
+            "matrix": "SELECT actor, stance, evidence_count, claims FROM actor_position_matrix(DATE '2025-05-16') "
+                      "ORDER BY actor",
+            "shifts": "SELECT actor, recent_stories FROM position_shifts(DATE '2025-05-16') ORDER BY actor",
+            "coverage": "SELECT sum(claims), sum(articles_with_claims) FROM source_coverage_daily",
+            "model": "SELECT model_id FROM current_model",
+        }
+        return {name: con.execute(sql).fetchall() for name, sql in q.items()}
+
+
+def test_stance_views_count_the_current_models_claims_only(loaded: Path):
+    wire, headline, dateline, edited, other = (i.url for i in syndication_items())
+    # The lexicon sees Russia against (the wire story) and in favour (the other report); the encoder,
+    # on the same articles, sees Russia in favour everywhere and Ukraine against once.
+    classify(loaded, {wire: [claim("russia", "ceasefire_first", "against")],
+                      headline: [claim("russia", "ceasefire_first", "against")],
+                      other: [claim("russia", "ceasefire_first", "favor")]})
+    lexicon = _stance_views(loaded)
+    assert lexicon["daily"] == [("russia", 1, 1, 0, 2)]
+    assert lexicon["model"] == [("lexicon",)]
+    classify(loaded, {wire: [claim("russia", "ceasefire_first", "favor")],
+                      dateline: [claim("russia", "ceasefire_first", "favor"), claim("ukraine", "ceasefire_first", "against")],
+                      edited: [claim("russia", "ceasefire_first", "favor")],
+                      other: [claim("russia", "ceasefire_first", "favor")]}, model=ENCODER)
+    encoder = _stance_views(loaded)
+    assert scalar(loaded, "SELECT count(*) FROM claims") == 3 + 5  # both models' claims are kept
+    assert encoder["model"] == [("encoder",)]
+    assert encoder["daily"] == encoder["weekly"] == encoder["until"] == [("russia", 2, 0, 0, 2), ("ukraine", 0, 1, 0, 1)]
+    assert encoder["stories"] == [("russia", "favor", 1), ("russia", "favor", 3), ("ukraine", "against", 1)]
+    assert encoder["story_daily"] == [("russia", "favor"), ("russia", "favor"), ("ukraine", "against")]
+    assert encoder["matrix"] == [("russia", "favor", 2, 4), ("ukraine", "against", 1, 1)]
+    assert encoder["shifts"] == [("russia", 2), ("ukraine", 1)]
+    assert encoder["coverage"] == [(5, 4)]
+    assert _stance_days_match_claims(loaded)
+    # The lexicon run again (e.g. a new codebook is not needed): it finished last, so it is current again.
+    classify(loaded, {wire: [claim("russia", "ceasefire_first", "against")],
+                      headline: [claim("russia", "ceasefire_first", "against")],
+                      other: [claim("russia", "ceasefire_first", "favor")]})
+    assert _stance_views(loaded) == lexicon
+    # replacing an article's claims (same model) moves the counts of its story and day
+    classify(loaded, {headline: [claim("russia", "ceasefire_first", "favor"), claim("europe", "sanctions_relief", "favor")],
+                      dateline: []})
+    assert _stance_days_match_claims(loaded)
+    assert _stance_views(loaded)["stories"][:2] == [("europe", "favor", 1), ("russia", "favor", 1)]
+    assert_keys_unique(loaded)
+
+
+def test_current_model_is_the_last_finished_run(loaded: Path):
+    url = syndication_items()[0].url
+    with writer(loaded) as con:
+        first = start_model_run(con, *MODEL)
+        save_article_results(con, first, article_id(url), [], [claim("russia", "ceasefire_first", "favor")])
+    # No run has finished: the run started last counts (a first classification still in progress).
+    assert rows(loaded, "SELECT model_run_id FROM current_model") == [(first,)]
+    assert scalar(loaded, "SELECT count(*) FROM current_claims") == 1
+    classify(loaded, {url: [claim("russia", "ceasefire_first", "against")]}, model=ENCODER)
+    with writer(loaded) as con:  # a newer run that has not finished does not take over
+        start_model_run(con, "nli", "nli-1", "1.0.0", "cb-hash")
+    assert rows(loaded, "SELECT model_id FROM current_model") == [("encoder",)]
+    assert rows(loaded, "SELECT stance FROM current_claims") == [("against",)]
+    # a new codebook hash is another configuration: its claims are not mixed with the old ones
+    classify(loaded, {url: [claim("russia", "ceasefire_first", "neutral")]},
+             model=("encoder", "encoder-1.0", "1.1.0", "cb-hash-2"))
+    assert rows(loaded, "SELECT stance, codebook_hash FROM current_claims") == [("neutral", "cb-hash-2")]
+
+
+def test_stance_weekly_until_cuts_off_at_the_day(shifts_db: Path):
+    with reader(shifts_db) as con:
+        weekly = {(w, a, p): r for w, a, p, *r in con.execute(
+            "SELECT week, actor, position, favor, against, neutral, stories FROM stance_weekly").fetchall()}
+        until = con.execute("SELECT week, actor, position, favor, against, neutral, stories, net "
+                            "FROM stance_weekly_until(DATE '2025-05-21')").fetchall()
+        recent = con.execute("SELECT DISTINCT week FROM stance_weekly_until(DATE '2025-05-21', days := 20) "
+                             "ORDER BY week").fetchall()
+    # May 21 is a Wednesday: its week (from May 19) holds the stories of May 19-21 only.
+    assert max(w for w, *_ in until) == date(2025, 5, 19)
+    this_week = {(a, p): r for w, a, p, *r in until if w == date(2025, 5, 19)}
+    assert this_week[("russia", "ceasefire_first")] == [3, 0, 0, 3, 1.0]
+    assert weekly[(date(2025, 5, 19), "russia", "ceasefire_first")] == [6, 0, 0, 6]  # May 19-22, 24, 25
+    for w, a, p, *r in until:  # earlier weeks are complete: as in stance_weekly
+        if w < date(2025, 5, 19):
+            assert r[:4] == weekly[(w, a, p)]
+    # from the week holding May 2 (Apr 28: the story of Sunday May 4), then May 8's and this week
+    assert recent == [(date(2025, 4, 28),), (date(2025, 5, 5),), (date(2025, 5, 19),)]
+
+
+def test_utc_day_is_the_utc_day_in_any_session_time_zone(tmp_path: Path):
+    path = tmp_path / "w.duckdb"
+    migrate(path)
+    with reader(path) as con:
+        con.execute("SET TimeZone = 'Asia/Tokyo'")
+        got = con.execute("""
+            WITH t AS (SELECT TIMESTAMPTZ '1965-01-01 00:00:00+00' + to_microseconds(CAST(hash(i) % 3000000000000000 AS BIGINT)) AS ts
+                       FROM range(20000) AS r(i)
+                       UNION ALL SELECT TIMESTAMPTZ '2025-05-16 01:30:00+03'
+                       UNION ALL SELECT TIMESTAMPTZ '2025-05-15 23:59:59.999999+00'
+                       UNION ALL SELECT TIMESTAMPTZ '1969-12-31 23:59:59.999999+00')
+            SELECT count(*) FILTER (WHERE utc_day(ts) <> CAST(timezone('UTC', ts) AS DATE)),
+                   count(*) FILTER (WHERE (utc_day(ts) BETWEEN DATE '2025-05-15' AND DATE '2025-05-16')
+                                          <> (ts >= utc_start(DATE '2025-05-15') AND ts < utc_start(DATE '2025-05-17')))
+            FROM t""").fetchone()
+        assert got == (0, 0)
+        assert con.execute("SELECT utc_day(TIMESTAMPTZ '2025-05-16 01:30:00+03')").fetchone()[0] == date(2025, 5, 15)
+
+
+def test_top_stories_link_the_canonical_url(tmp_path: Path):
+    path = tmp_path / "w.duckdb"
+    item = make_item("https://baltic-wire.example/istanbul?utm_source=rss&utm_medium=feed", random_text(3),
+                     canonical="https://baltic-wire.example/istanbul")
+    write_run(tmp_path, [item], "20250516T100000000000Z")
+    load(tmp_path, path)
+    with reader(path) as con:
+        assert con.execute("SELECT url FROM top_stories(DATE '2025-05-16')").fetchall() == [
+            ("https://baltic-wire.example/istanbul",)]
+
+
+# --- crawl health with incremental crawls -----------------------------------------------------------------
+
+
+def test_crawl_runs_keep_incremental_counters_and_health_reads_them(tmp_path: Path):
+    path = tmp_path / "w.duckdb"
+    stats = [
+        # incremental: feeds unchanged, the articles found were all fetched before -> healthy, not silent
+        SourceStats(source_id="quiet_wire", requests=4, items=0, responses_by_status={"200": 1, "304": 3},
+                    not_modified=3, already_seen=12),
+        # nothing at all -> silent
+        SourceStats(source_id="eastern_courier", requests=2, items=0, responses_by_status={"200": 2}),
+        # items, but the source's selectors stopped matching -> layout_suspect
+        SourceStats(source_id="unlisted_times", requests=6, items=1, responses_by_status={"200": 6},
+                    extraction_failed={"no_body": 1, "selector_miss": 4}),
+    ]
+    write_run(tmp_path, [make_item("https://unlisted-times.example/a", random_text(4), "unlisted_times")],
+              "20250516T100000000000Z", stats)
+    load(tmp_path, path)
+    assert rows(path, "SELECT source_id, not_modified, already_seen, extraction_failed::VARCHAR FROM crawl_runs "
+                      "ORDER BY source_id") == [
+        ("eastern_courier", 0, 0, "{}"), ("quiet_wire", 3, 12, "{}"),
+        ("unlisted_times", 0, 0, '{"no_body": 1, "selector_miss": 4}'),
+    ]
+    health = rows(path, "SELECT source_id, name, items, not_modified, already_seen, silent, extraction_failures, "
+                        "layout_suspect FROM crawl_health ORDER BY source_id")
+    assert health == [
+        ("eastern_courier", "The Eastern Courier", 0, 0, 0, True, 0, False),  # named in sources.yaml
+        ("quiet_wire", "quiet_wire", 0, 3, 12, False, 0, False),            # not named: the id
+        ("unlisted_times", "unlisted_times", 1, 0, 0, False, 5, True),
+    ]
+
+
+def test_crawl_runs_loaded_before_006_are_unknown_not_zero(tmp_path: Path):
+    path = tmp_path / "w.duckdb"
+    migrate(path, target=5)
+    with writer(path) as con:
+        con.execute("INSERT INTO crawl_runs (run_id, source_id, requests, items, loaded_at) "
+                    "VALUES ('r1', 'old_source', 3, 0, now())")
+    migrate(path)
+    assert rows(path, "SELECT not_modified, already_seen, extraction_failed, silent, layout_suspect "
+                      "FROM crawl_health") == [(None, None, None, True, False)]
+
+
+# --- text versions stored once, and the incremental full-text index ---------------------------------------
+
+
+def test_current_text_is_stored_once(tmp_path: Path):
+    path = tmp_path / "w.duckdb"
+    url = "https://baltic-wire.example/istanbul"
+    write_run(tmp_path, [make_item(url, WIRE_TEXT_V1, fetched=T0)], "20250516T100000000000Z")
+    load(tmp_path, path)
+    assert rows(path, "SELECT version, body FROM article_history") == [(1, None)]
+    write_run(tmp_path, [make_item(url, WIRE_TEXT_V2, fetched=T0 + timedelta(hours=2))], "20250516T120000000000Z")
+    # an older fetch, loaded late: a version, not the current text
+    write_run(tmp_path, [make_item(url, WIRE_TEXT_V3, fetched=T0 + timedelta(hours=1))], "20250516T130000000000Z")
+    load(tmp_path, path)
+    assert rows(path, "SELECT version, body FROM article_history ORDER BY version") == [
+        (1, WIRE_TEXT_V1), (2, None), (3, WIRE_TEXT_V3)]
+    assert rows(path, "SELECT version, body FROM articles") == [(2, WIRE_TEXT_V2)]
+    assert rows(path, "SELECT version, body FROM article_versions ORDER BY version") == [
+        (1, WIRE_TEXT_V1), (2, WIRE_TEXT_V2), (3, WIRE_TEXT_V3)]
+
+
+def test_migration_007_keeps_every_version_text(tmp_path: Path):
+    path = tmp_path / "w.duckdb"
+    migrate(path, target=6)
+    with writer(path) as con:
+        con.execute("INSERT INTO articles (article_id, url, canonical_url, source_id, body, fetched_at, content_hash, "
+                    "first_seen_at, last_seen_at, version) VALUES ('a1', 'https://x.example/1', "
+                    "'https://x.example/1', 's', 'second text', now(), 'h2', now(), now(), 2)")
+        con.execute("INSERT INTO article_versions VALUES ('a1', 1, 'h1', 't', 'first text', now(), 'r1'), "
+                    "('a1', 2, 'h2', 't', 'second text', now(), 'r2')")
+    migrate(path)
+    assert rows(path, "SELECT version, body FROM article_history ORDER BY version") == [(1, "first text"), (2, None)]
+    assert rows(path, "SELECT version, body FROM article_versions ORDER BY version") == [
+        (1, "first text"), (2, "second text")]
+
+
+def _index(con) -> dict[str, list]:
+    """The full-text index's content, without its internal numbering (docid, termid)."""
+    queries = {
+        "docs": "SELECT name, len FROM fts_main_articles.docs ORDER BY ALL",
+        "dict": "SELECT term, df FROM fts_main_articles.dict ORDER BY ALL",
+        "postings": "SELECT d.name, t.fieldid, k.term, count(*) FROM fts_main_articles.terms AS t "
+                    "JOIN fts_main_articles.docs AS d USING (docid) JOIN fts_main_articles.dict AS k USING (termid) "
+                    "GROUP BY ALL ORDER BY ALL",
+        "stats": "SELECT num_docs, round(avgdl, 9) FROM fts_main_articles.stats",
+        "scores": "SELECT article_id, round(score, 9) FROM search_articles('kyiv ceasefire prisoner swap Стамбуле "
+                  "naive', 1000) ORDER BY ALL",
+    }
+    return {name: con.execute(sql).fetchall() for name, sql in queries.items()}
+
+
+def test_incremental_search_index_equals_the_extensions_full_build(tmp_path: Path, monkeypatch):
+    from peacewatch.warehouse import search
+
+    monkeypatch.setattr(search, "CHUNK", 7)  # several chunks per update
+    path = tmp_path / "w.duckdb"
+    items = syndication_items() + [
+        make_item("https://moskva.example/1", "Переговоры в Стамбуле; Café naïve — C:\\path don't The the running runs",
+                  "moskva", title="Стамбул: переговоры"),
+        make_item("https://empty.example/1", "", "empty", title=""),
+        make_item("https://punct.example/1", "tab\there\nnewline  double  space ...dots 4.5 x_y Ελληνικά 123",
+                  "punct", title="Kyiv: ceasefire?"),
+    ] + [make_item(f"https://x.example/{i}", random_text(i, 80), "random", title=f"Kyiv {i}") for i in range(30)]
+    write_run(tmp_path, items[:20], "20250516T100000000000Z")
+    assert load(tmp_path, path).articles_new == 20            # an empty index: built from scratch
+    write_run(tmp_path, items[20:], "20250516T110000000000Z")  # fewer than indexed: incremental
+    write_run(tmp_path, [make_item(items[0].url, OTHER_REPORT_V, fetched=T0 + timedelta(hours=5)),
+                         make_item(items[25].url, "prisoner swap agreed in Istanbul " * 5, "random",
+                                   fetched=T0 + timedelta(hours=5))], "20250516T120000000000Z")
+    load(tmp_path, path, rebuild_search=False)
+    with writer(path) as con:
+        # 18 new articles, one of them changed again, and a changed one that was indexed
+        assert con.execute("SELECT count(DISTINCT article_id) FROM search_pending").fetchone()[0] == 19
+        update = search.refresh(con)
+        assert (update.mode, update.articles, update.reindexed) == ("incremental", 19, 1)
+        write_run(tmp_path, [make_item(items[1].url, WIRE_TEXT_V3, "harbor_times", fetched=T0 + timedelta(hours=6))],
+                  "20250516T130000000000Z")
+    stats = load(tmp_path, path)
+    assert stats.articles_updated == 1
+    with reader(path) as con:
+        assert con.execute("SELECT count(*) FROM search_pending").fetchone()[0] == 0
+        incremental = _index(con)
+    with writer(path) as con:
+        con.begin()
+        con.execute(db.sql("create_fts_index"))  # the extension's own build of the same articles
+        full = _index(con)
+        con.rollback()
+    assert incremental == full
+    assert len(full["scores"]) > 20 and full["stats"][0][0] == len(items)
+
+
+def test_deferred_search_index_is_caught_up_by_refresh_index(tmp_path: Path):
+    from peacewatch.warehouse import search
+
+    path = tmp_path / "w.duckdb"
+    write_run(tmp_path, syndication_items(), "20250516T100000000000Z")
+    load(tmp_path, path, rebuild_search=False)
+    with reader(path) as con:
+        assert con.execute("SELECT count(*) FROM search_articles('prisoner swap', 5)").fetchone()[0] == 0
+    assert search.refresh_index(path).articles == 5
+    assert search.refresh_index(path).mode == "none"
+    with reader(path) as con:
+        assert con.execute("SELECT source_id FROM search_articles('prisoner swap', 5)").fetchall()[0] == (
+            "dnipro_ledger",)
+
+
+# --- the warehouse benchmark, at a tenth of its size ----------------------------------------------------
+
+
+def test_warehouse_benchmark_generator_and_queries(tmp_path: Path, monkeypatch):
+    """PEACEWATCH_BENCH_SCALE=0.1: the synthetic warehouse has the promised shape, every timed query runs,
+    and (with pandas) the naive aggregation gets the views' numbers. No timing is asserted."""
+    from peacewatch.bench import warehouse as bench
+
+    monkeypatch.setenv("PEACEWATCH_BENCH_SCALE", "0.1")
+    monkeypatch.setenv("PEACEWATCH_BENCH_DIR", str(tmp_path))
+    assert bench.scale() == 0.1 and bench.bench_dir() == tmp_path
+    n, m = round(bench.ARTICLES * 0.1), round(bench.CLAIMS * 0.1)
+    path = tmp_path / "synthetic.duckdb"
+    generated = bench.generate(path, n, m)
+    assert (generated["articles"], generated["current_claims"]) == (n, m)
+    assert generated["claims"] == m + int(m * bench.OLD_MODEL_SHARE)
+    assert n / 4 < generated["stories"] < n / 2.5  # 3.3 articles per story
+    with reader(path) as con:
+        first, last, days = con.execute("SELECT min(utc_day(published_at)), max(utc_day(published_at)), "
+                                        "count(DISTINCT utc_day(published_at)) FROM claims").fetchone()
+        assert (first, days) == (bench.START, bench.DAYS) and last == bench.START + timedelta(days=bench.DAYS - 1)
+        assert con.execute("SELECT count(*) FROM stance_daily").fetchone()[0] > 60 * bench.DAYS  # ~70 pairs a day
+        # story_stance_days (written in bulk by the generator) agrees with the claims
+        assert con.execute("SELECT sum(stories) FROM stance_daily").fetchone()[0] == con.execute(
+            "SELECT count(*) FROM (SELECT DISTINCT utc_day(published_at), story_id, actor, position "
+            "FROM current_claims)").fetchone()[0]
+        shifts = con.execute("SELECT count(*), count(*) FILTER (WHERE shifted) FROM position_shifts($d)",
+                             {"d": bench.START + timedelta(days=bench.DAYS - 1)}).fetchone()
+        assert shifts[0] == 70 and shifts[1] > 0  # the stances drift: some pairs move
+    as_of = bench.START + timedelta(days=bench.DAYS - 1)
+    seconds = bench.measure_queries(path, as_of, repeats=1)
+    assert set(seconds) == set(bench.QUERIES) and all(s > 0 for s in seconds.values())
+    pytest.importorskip("pandas")
+    claims = bench.export_claims(path)
+    assert len(claims) == m
+    compared = bench.compare_with_pandas(path, claims, as_of, repeats=1)
+    assert {name: same for name, (_seconds, same) in compared.items()} == {
+        "stance_daily": True, "stance_weekly": True, "actor_position_matrix": True, "position_shifts": True}
+
+
+def test_warehouse_benchmark_loader_part(tmp_path: Path):
+    from peacewatch.bench import warehouse as bench
+
+    result = bench.measure_loader(tmp_path, 600, 60)
+    assert result["articles"] == 600 and result["load_seconds"] > 0 and result["pragma_seconds"] > 0

@@ -275,10 +275,13 @@ def apply_migrations(con: duckdb.DuckDBPyConnection, target: int | None = None) 
 
 
 def create_views(con: duckdb.DuckDBPyConnection) -> None:
-    """(Re)create every view and macro, after making sure the full-text index they search exists."""
+    """(Re)create every view and macro, after making sure the full-text index they search exists (the
+    PRAGMA indexes the articles there are; warehouse/search.py keeps it up to date from then on)."""
     with transaction(con):
         if not con.execute(sql("fts_index_exists")).fetchone()[0]:
-            con.execute(sql("rebuild_fts"))
+            con.execute(sql("create_fts_index"))
+            con.execute("DELETE FROM search_pending")
+            con.execute(sql("fts_record_build"))
         for name, text in view_files():
             try:
                 con.execute(text)

@@ -6,14 +6,21 @@ For every file listed in a complete run's manifest (oldest run first) that is no
 2. each line is validated as a CrawledItem; invalid JSON or a contract violation becomes a quarantine
    row with the reason, never a silent drop;
 3. articles are upserted by canonical URL (article_id = md5(canonical_url)): the same content_hash is
-   "unchanged" (only last_seen_at moves), a new text adds an article_versions row and replaces the
-   article's text; texts already held by another URL are counted as exact duplicates;
-4. new and changed texts get MinHash signatures and a story (warehouse/stories.py);
+   "unchanged" (only last_seen_at moves), a new text adds an article_versions row (article_history:
+   the current text is stored once, in articles) and replaces the article's text; texts already held
+   by another URL are counted as exact duplicates;
+4. new and changed texts get MinHash signatures and a story (warehouse/stories.py), and wait in
+   search_pending for the full-text index;
 5. the source's crawl_runs row and finally the ledger row are written.
 
 Steps 2-5 are ONE transaction per file, so a loader killed mid-file leaves nothing of that file behind
 and the next run loads it again from scratch. Rows move in bulk: validated items are written to a
-temporary JSON-lines file that DuckDB reads in one statement (no per-row INSERTs).
+temporary JSON-lines file that DuckDB reads in one statement (no per-row INSERTs). Files are read,
+validated and signed one ahead of the one being written, in a worker process for large loads (see
+`_preparer`). After the files, the full-text index takes in the new texts (warehouse/search.py).
+
+Throughput (docs/benchmarks.md, Warehouse): ~5-6k articles/s on two cores for 300-word articles in
+files of 5k, the index update excluded.
 """
 
 from __future__ import annotations
@@ -21,21 +28,25 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import multiprocessing
+import os
+import signal
+import sys
 import tempfile
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import duckdb
 import numpy as np
 from pydantic import ValidationError
 
 from peacewatch.contracts import CrawledItem, LandingFile, RunManifest, SourceStats
-from peacewatch.landing import complete_runs, read_items, sha256_file
-from peacewatch.warehouse import stories
+from peacewatch.landing import complete_runs, sha256_file
+from peacewatch.warehouse import search, stories
 from peacewatch.warehouse.db import apply_migrations, run, transaction, writer
 
 log = logging.getLogger(__name__)
@@ -77,16 +88,28 @@ class _Pending:
     last_of_run: bool
 
 
+class _Item(NamedTuple):
+    """What the loader's decisions need of a valid line (the rest goes to DuckDB in the staged file)."""
+
+    line_no: int
+    content_hash: str
+    has_text: bool               # the body is not blank
+    fetched_at: datetime
+    published_at: datetime | None
+
+
 @dataclass
 class _Prepared:
-    """One landing file read, checked and validated: everything that needs no database."""
+    """One landing file read, checked and validated: everything that needs no database. Compact, so
+    that it travels cheaply from a worker process."""
 
     pending: _Pending
     sha256: str | None = None
     problem: str | None = None                     # set when the whole file is refused
-    items: list[tuple[int, CrawledItem]] = field(default_factory=list)
+    items: list[_Item] = field(default_factory=list)
     refused: list[dict[str, Any]] = field(default_factory=list)
     rows: int = 0
+    empty_bodies: int = 0
     staged: Path | None = None
     signatures: np.ndarray | None = None           # per item (by position in `items`)
     has_signature: np.ndarray | None = None
@@ -96,8 +119,9 @@ class _Prepared:
 def load(data_dir: Path, db_path: Path, wait_seconds: float = 60.0, rebuild_search: bool = True) -> LoadStats:
     """Load every complete, not yet loaded landing file under `data_dir` into the warehouse at `db_path`.
 
-    Then rebuild the full-text index if anything was loaded since its last build; `rebuild_search=False`
-    leaves that to the next load (the rebuild reads every article, so a backfill of many runs defers it).
+    Then bring the full-text index up to date (warehouse/search.py: the new and changed texts only, or a
+    rebuild when they outnumber the indexed ones). `rebuild_search=False` leaves the queued texts to the
+    next load or to `search.refresh_index` (e.g. one indexing step after a backfill of many runs).
     """
     data_dir = Path(data_dir)
     stats = LoadStats()
@@ -125,9 +149,10 @@ def load(data_dir: Path, db_path: Path, wait_seconds: float = 60.0, rebuild_sear
                 with transaction(con):  # a run whose closing step was interrupted
                     _record_run(con, manifest, configured)
 
-        # Reading and validating file k+1 (pure Python and numpy) overlaps with writing file k (DuckDB
-        # releases the GIL), which is most of what makes the loader reach ~5k articles/s on two cores.
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="pw-prepare") as pool:
+        # Reading and validating file k+1 (pydantic and numpy) overlaps with writing file k (DuckDB). In a
+        # worker process when there is enough to do: in a thread, validation and writing would take turns
+        # holding the GIL.
+        with _preparer(pending) as pool:
             ahead = pool.submit(_prepare, pending[0], Path(tmp), 0) if pending else None
             for k, entry in enumerate(pending):
                 prepared = ahead.result()
@@ -146,12 +171,101 @@ def load(data_dir: Path, db_path: Path, wait_seconds: float = 60.0, rebuild_sear
                 if prepared.staged is not None:
                     prepared.staged.unlink(missing_ok=True)
 
-        if rebuild_search and run(con, "fts_needs_rebuild").fetchone()[0]:
-            with transaction(con):
-                run(con, "rebuild_fts")
-                run(con, "fts_record_build")
+        # The prepare thread is done: DuckDB may use every core for the index and the checkpoint.
+        run(con, "loader_settings_after")
+        if rebuild_search:
+            search.refresh(con, runner=run)
     log.info("load: %s", stats)
     return stats
+
+
+# A load of at least this many bytes of landing files prepares them in a worker process.
+PROCESS_MIN_BYTES = 8 << 20
+
+
+def _preparer(pending: list[_Pending]):
+    """Where files are read and validated: a worker process (a big load on a multi-core Linux machine)
+    or a thread. Both have submit(fn, *args) -> object with result()."""
+    size = 0
+    for entry in pending:
+        try:
+            size += (entry.run_dir / entry.listed.name).stat().st_size
+        except OSError:
+            pass
+    if size >= PROCESS_MIN_BYTES and (os.cpu_count() or 1) > 1 and _ProcessPreparer.available():
+        try:
+            return _ProcessPreparer()
+        except OSError as exc:  # no fork, no process limit left: the thread does the same work
+            log.warning("cannot start a worker process (%s); preparing files in a thread", exc)
+    return ThreadPoolExecutor(max_workers=1, thread_name_prefix="pw-prepare")
+
+
+class _ProcessPreparer:
+    """One forked worker process running `_prepare`; jobs and results go through a pipe in order.
+
+    The worker dies with the loader (PR_SET_PDEATHSIG): a loader killed mid-load leaves no process
+    behind. It only runs pure Python and numpy, never DuckDB (the forked connection is not touched).
+    """
+
+    @staticmethod
+    def available() -> bool:
+        return sys.platform.startswith("linux") and "fork" in multiprocessing.get_all_start_methods()
+
+    def __init__(self) -> None:
+        ctx = multiprocessing.get_context("fork")
+        self._conn, child = ctx.Pipe()
+        self._process = ctx.Process(target=_prepare_worker, args=(child, self._conn, os.getpid()),
+                                    name="pw-prepare", daemon=True)
+        self._process.start()
+        child.close()
+
+    def submit(self, fn: Any, *args: Any) -> "_ProcessPreparer":
+        self._conn.send((fn, args))
+        return self
+
+    def result(self) -> Any:
+        ok, value = self._conn.recv()
+        if not ok:
+            raise value
+        return value
+
+    def __enter__(self) -> "_ProcessPreparer":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        try:
+            self._conn.send(None)
+        except OSError:
+            pass
+        self._conn.close()
+        self._process.join(timeout=10)
+        if self._process.is_alive():
+            self._process.kill()
+            self._process.join()
+
+
+def _prepare_worker(conn: Any, parent_end: Any, parent_pid: int) -> None:
+    parent_end.close()
+    try:  # die with the parent, whatever kills it (Linux only)
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+    if os.getppid() != parent_pid:
+        return
+    while True:
+        try:
+            job = conn.recv()
+        except EOFError:
+            return
+        if job is None:
+            return
+        fn, args = job
+        try:
+            conn.send((True, fn(*args)))
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the loader
+            conn.send((False, exc))
 
 
 def _file_source(name: str) -> str | None:
@@ -178,30 +292,43 @@ def _prepare(pending: _Pending, tmp: Path, seq: int) -> _Prepared:
         return prepared
     now = _now()
     run_id = pending.manifest.run_id
-    for line_no, record, raw in read_items(path):
+    validate = CrawledItem.model_validate_json
+    valid: list[tuple[int, CrawledItem]] = []
+    for line_no, raw in _lines(path):
         prepared.rows += 1
-        if record is None:
-            prepared.refused.append(_quarantine_row(pending.relative, prepared.sha256, run_id, line_no, raw,
-                                                    _json_problem(raw), now))
-            continue
         try:
-            prepared.items.append((line_no, CrawledItem.model_validate(record)))
+            # pydantic parses and validates in one pass (half the cost of json.loads + model_validate)
+            valid.append((line_no, validate(raw)))
+            continue
         except ValidationError as exc:
-            prepared.refused.append(_quarantine_row(pending.relative, prepared.sha256, run_id, line_no, raw,
-                                                    _contract_problem(exc), now))
-    if prepared.items:
+            reason = None if _not_an_object(exc) else _contract_problem(exc)
+        if reason is None:  # not JSON, or not an object, for pydantic's parser; Python's decides
+            record = _json_object(raw)
+            if record is None:
+                reason = _json_problem(raw)
+            else:  # JSON only Python's parser reads (NaN, ...): validated as before
+                try:
+                    valid.append((line_no, CrawledItem.model_validate(record)))
+                    continue
+                except ValidationError as exc:
+                    reason = _contract_problem(exc)
+        prepared.refused.append(_quarantine_row(pending.relative, prepared.sha256, run_id, line_no, raw,
+                                                reason, now))
+    if valid:
         prepared.staged = tmp / f"items-{seq}.jsonl"
         with prepared.staged.open("w", encoding="utf-8") as out:
-            for line_no, item in prepared.items:
-                out.write(f'{{"line_no":{line_no},{item.model_dump_json()[1:]}\n')
-        prepared.signatures, prepared.has_signature = stories.signatures([item.body for _, item in prepared.items])
-        for position, (_line_no, item) in enumerate(prepared.items):
+            out.writelines(f'{{"line_no":{line_no},{item.model_dump_json()[1:]}\n' for line_no, item in valid)
+        prepared.signatures, prepared.has_signature = stories.signatures([item.body for _, item in valid])
+        items = prepared.items
+        for position, (line_no, item) in enumerate(valid):
+            has_text = not item.body.isspace() and item.body != ""
+            items.append(_Item(line_no, item.content_hash, has_text, item.fetched_at, item.published_at))
+            prepared.empty_bodies += not has_text
             article_id = hashlib.md5(item.canonical_url.encode("utf-8")).hexdigest()
             prepared.by_article.setdefault(article_id, []).append(position)
-        items = prepared.items
         for positions in prepared.by_article.values():
             if len(positions) > 1:  # line order breaks ties
-                positions.sort(key=lambda p: (items[p][1].fetched_at, items[p][0]))
+                positions.sort(key=lambda p: (items[p].fetched_at, items[p].line_no))
     return prepared
 
 
@@ -228,7 +355,7 @@ def _store(con: duckdb.DuckDBPyConnection, prepared: _Prepared, tmp: Path) -> tu
         return "refused", _FileResult(quarantined=1)
 
     result = _FileResult(rows=prepared.rows, loaded=len(prepared.items), quarantined=len(prepared.refused))
-    result.empty_bodies = sum(1 for _, item in prepared.items if not item.body.strip())
+    result.empty_bodies = prepared.empty_bodies
     source_id = _file_source(pending.listed.name)
     with transaction(con):
         if prepared.refused:
@@ -260,24 +387,25 @@ def _write_items(con: duckdb.DuckDBPyConnection, prepared: _Prepared, tmp: Path,
         current_hash, version, current_fetched, story_id = stored if stored else (None, 0, None, None)
         current: int | None = None
         for position in positions:
-            line_no, item = prepared.items[position]
+            item = prepared.items[position]
+            line_no = item.line_no
             if item.content_hash == current_hash:
                 result.unchanged += 1
                 continue
             version += 1
             versions.append(f'{{"line_no":{line_no},"article_id":"{article_id}","version":{version}}}\n')
             owners = hash_owners.setdefault(item.content_hash, set())
-            if item.body.strip() and owners - {article_id}:
+            if item.has_text and owners - {article_id}:
                 result.exact_duplicates += 1
             owners.add(article_id)
             # An older fetch loaded late is kept as a version but does not replace newer text.
             if current_fetched is None or item.fetched_at >= current_fetched:
                 current_hash, current_fetched, current = item.content_hash, item.fetched_at, position
-        first_fetched = prepared.items[positions[0]][1].fetched_at
-        last_fetched = prepared.items[positions[-1]][1].fetched_at
+        first_fetched = prepared.items[positions[0]].fetched_at
+        last_fetched = prepared.items[positions[-1]].fetched_at
         final = {
             "article_id": article_id,
-            "line_no": prepared.items[current][0] if current is not None else None,
+            "line_no": prepared.items[current].line_no if current is not None else None,
             "is_new": stored is None,
             "version": version,
             "story_id": story_id,
@@ -298,7 +426,13 @@ def _write_items(con: duckdb.DuckDBPyConnection, prepared: _Prepared, tmp: Path,
     (tmp / "versions.jsonl").write_text("".join(versions), encoding="utf-8")
     (tmp / "finals.jsonl").write_text("".join(map(_final_line, finals)), encoding="utf-8")
     run(con, "loader_stage_decisions", {"versions": str(tmp / "versions.jsonl"), "finals": str(tmp / "finals.jsonl")})
+    # Statements that join stored articles run only when the file has stored articles: each scans
+    # articles (or article_history) once, which grows with the warehouse.
+    if result.articles_updated:
+        run(con, "loader_keep_outgoing_bodies")
     run(con, "loader_write_articles", {"run_id": prepared.pending.manifest.run_id, "scheme": stories.SCHEME})
+    if len(finals) > result.articles_new:
+        run(con, "loader_update_articles")
     if bands is not None:
         con.register("batch_bands", bands)
         try:
@@ -320,7 +454,7 @@ def _cluster(
     items = prepared.items
 
     def published(r: tuple[str, int, str | None, dict[str, Any]]) -> tuple[datetime, str]:
-        item = items[r[1]][1]
+        item = items[r[1]]
         return item.published_at or item.fetched_at, r[0]
 
     rewritten.sort(key=published)
@@ -362,6 +496,28 @@ def _write_jsonl(path: Path, rows: Iterable[dict[str, Any]]) -> None:
         for row in rows:
             out.write(json.dumps(row, ensure_ascii=False))
             out.write("\n")
+
+
+def _lines(path: Path) -> Iterable[tuple[int, str]]:
+    """(line number, stripped line) of the non-empty lines of a landing file (as landing.read_items)."""
+    with path.open("r", encoding="utf-8", errors="replace") as handle:
+        for number, line in enumerate(handle, start=1):
+            line = line.strip()
+            if line:
+                yield number, line
+
+
+def _not_an_object(exc: ValidationError) -> bool:
+    """The line is not JSON, or not a JSON object: quarantined with the JSON problem, not a contract one."""
+    return any(e["type"] == "json_invalid" or (e["type"] == "model_type" and not e["loc"]) for e in exc.errors())
+
+
+def _json_object(raw: str) -> dict | None:
+    try:
+        record = json.loads(raw)
+    except json.JSONDecodeError:
+        return None
+    return record if isinstance(record, dict) else None
 
 
 def _json_problem(raw: str) -> str:
@@ -423,6 +579,9 @@ def _crawl_run(
         "items_loaded": result.loaded if result else None,
         "items_quarantined": result.quarantined if result else None,
         "loaded_at": _now(),
+        "not_modified": stats.not_modified,
+        "already_seen": stats.already_seen,
+        "extraction_failed": json.dumps(stats.extraction_failed, sort_keys=True),
     })
 
 

@@ -1,8 +1,14 @@
--- Apply one file's decisions: versions, new articles, replaced texts, re-sightings, signatures.
-INSERT INTO article_versions (article_id, version, content_hash, title, body, fetched_at, run_id)
-SELECT v.article_id, v.version, i.content_hash, i.title, i.body, i.fetched_at, $run_id
+-- Apply one file's decisions: text versions, new articles, signatures, and the full-text index queue
+-- (stored articles seen again: loader_keep_outgoing_bodies.sql before, loader_update_articles.sql after).
+-- A text is stored once: article_history.body is NULL for the version that is the article's current
+-- text, which is articles.body (migration 007; the view article_versions shows every body).
+INSERT INTO article_history (article_id, version, content_hash, title, body, fetched_at, run_id)
+SELECT v.article_id, v.version, i.content_hash, i.title,
+       CASE WHEN v.line_no = f.line_no THEN NULL ELSE i.body END,
+       i.fetched_at, $run_id
 FROM stg_versions AS v
-JOIN stg_items AS i USING (line_no);
+JOIN stg_items AS i USING (line_no)
+JOIN stg_final AS f ON f.article_id = v.article_id;
 
 INSERT INTO articles (article_id, url, canonical_url, source_id, title, authors, published_at, updated_at,
                       language, body, raw_html_path, fetched_at, http_status, content_hash, story_id,
@@ -14,23 +20,12 @@ FROM stg_final AS f
 JOIN stg_items AS i USING (line_no)
 WHERE f.is_new;
 
-UPDATE articles AS a
-SET url = i.url, canonical_url = i.canonical_url, source_id = i.source_id, title = i.title,
-    authors = i.authors, published_at = i.published_at, updated_at = i.updated_at, language = i.language,
-    body = i.body, raw_html_path = i.raw_html_path, fetched_at = i.fetched_at, http_status = i.http_status,
-    content_hash = i.content_hash, version = f.version,
-    first_seen_at = least(a.first_seen_at, f.first_seen_at), last_seen_at = greatest(a.last_seen_at, f.last_seen_at)
-FROM stg_final AS f
-JOIN stg_items AS i USING (line_no)
-WHERE a.article_id = f.article_id AND NOT f.is_new;
-
-UPDATE articles AS a
-SET first_seen_at = least(a.first_seen_at, f.first_seen_at), last_seen_at = greatest(a.last_seen_at, f.last_seen_at)
-FROM stg_final AS f
-WHERE a.article_id = f.article_id AND NOT f.is_new AND f.line_no IS NULL;
-
 -- Signatures of the new texts (those of earlier versions stay: copies of them must still match).
 INSERT INTO article_minhash (article_id, version, scheme, signature, story_id)
 SELECT article_id, version, $scheme, unhex(signature), story_id
 FROM stg_final
 WHERE signature IS NOT NULL;
+
+-- New texts wait for the full-text index (warehouse/search.py).
+INSERT INTO search_pending (article_id)
+SELECT article_id FROM stg_final WHERE line_no IS NOT NULL;

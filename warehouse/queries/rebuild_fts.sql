@@ -1,8 +1,9 @@
--- Full-text index over article titles and bodies (BM25). It is a snapshot: the loader rebuilds it after
--- every load that changed articles. `ignore` keeps letters and digits of every script (the default
--- keeps only a-z, which would drop Russian and Ukrainian text); the porter stemmer only changes English.
-PRAGMA create_fts_index(
-    'articles', 'article_id', 'title', 'body',
-    stemmer = 'porter', stopwords = 'english', ignore = '(\\.|[^\p{L}\p{N}])+',
-    strip_accents = 1, lower = 1, overwrite = 1
-);
+-- Rebuild the full-text index from scratch: empty its tables and queue every article; the caller
+-- (warehouse/search.py) then indexes the queue like any batch. Used when the index is empty or the
+-- queue is at least as large as the index (a first load, a backfill).
+DELETE FROM fts_main_articles.terms;
+DELETE FROM fts_main_articles.docs;
+DELETE FROM fts_main_articles.dict;
+DELETE FROM fts_main_articles.stats;
+DELETE FROM search_pending;
+INSERT INTO search_pending (article_id) SELECT article_id FROM articles;

@@ -1,4 +1,18 @@
--- Replace the staged articles' results (stg_results, see store_stage_results.sql) per model_id.
+-- Replace the staged articles' results (stg_results, see store_stage_results.sql) per model_id, and
+-- adjust story_stance_days (migration 009) for the stories and days of the claims replaced.
+
+-- The claims about to be replaced, counted negatively per story and day.
+CREATE OR REPLACE TEMP TABLE stg_stance_delta AS
+SELECT c.model_id, c.model_version, c.codebook_hash, utc_day(c.published_at) AS day,
+       coalesce(c.story_id, c.article_id) AS story_id, c.actor, c.position,
+       -count(*) FILTER (WHERE c.stance = 'favor') AS n_favor,
+       -count(*) FILTER (WHERE c.stance = 'against') AS n_against,
+       -count(*) FILTER (WHERE c.stance = 'neutral') AS n_neutral
+FROM claims AS c
+SEMI JOIN stg_results AS s ON c.article_id = s.article_id AND c.model_id = s.model_id
+WHERE c.published_at IS NOT NULL
+GROUP BY ALL;
+
 DELETE FROM article_topics AS t
 USING stg_results AS s
 WHERE t.article_id = s.article_id AND t.model_id = s.model_id;
@@ -25,6 +39,41 @@ FROM (
                                         "confidence": "DOUBLE", "evidence": "VARCHAR"}]'), recursive := true)
 ) AS c
 JOIN stg_results AS s USING (article_id, model_run_id);
+
+-- The new claims, counted positively.
+INSERT INTO stg_stance_delta
+SELECT c.model_id, c.model_version, c.codebook_hash, utc_day(c.published_at), coalesce(c.story_id, c.article_id),
+       c.actor, c.position,
+       count(*) FILTER (WHERE c.stance = 'favor'),
+       count(*) FILTER (WHERE c.stance = 'against'),
+       count(*) FILTER (WHERE c.stance = 'neutral')
+FROM claims AS c
+SEMI JOIN stg_results AS s ON c.article_id = s.article_id AND c.model_run_id = s.model_run_id
+WHERE c.published_at IS NOT NULL
+GROUP BY ALL;
+
+-- Stored counts of the touched (configuration, day, story) plus the deltas, written back.
+CREATE OR REPLACE TEMP TABLE stg_stance_touched AS
+SELECT DISTINCT model_id, model_version, codebook_hash, day, story_id FROM stg_stance_delta;
+
+CREATE OR REPLACE TEMP TABLE stg_stance_days AS
+SELECT model_id, model_version, codebook_hash, day, story_id, actor, position,
+       sum(n_favor) AS n_favor, sum(n_against) AS n_against, sum(n_neutral) AS n_neutral
+FROM (
+    SELECT d.* FROM story_stance_days AS d
+    SEMI JOIN stg_stance_touched AS k USING (model_id, model_version, codebook_hash, day, story_id)
+    UNION ALL
+    SELECT * FROM stg_stance_delta
+)
+GROUP BY ALL;
+
+DELETE FROM story_stance_days AS d
+USING stg_stance_touched AS k
+WHERE d.model_id = k.model_id AND d.model_version = k.model_version AND d.codebook_hash = k.codebook_hash
+  AND d.day = k.day AND d.story_id = k.story_id;
+
+INSERT INTO story_stance_days
+SELECT * FROM stg_stance_days WHERE n_favor + n_against + n_neutral > 0;
 
 INSERT OR REPLACE INTO article_classifications (article_id, model_id, model_version, codebook_hash, content_hash,
                                                 model_run_id, n_topics, n_claims, classified_at)

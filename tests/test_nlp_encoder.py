@@ -1,0 +1,152 @@
+"""The `encoder` backend: offline loading with checksum verification, contract-valid claims on real
+sentences, deterministic training, and (when onnxruntime is installed) the ONNX runtimes."""
+
+import shutil
+
+import pytest
+
+from peacewatch.contracts import Claim
+from peacewatch.nlp.codebook import default_codebook
+from peacewatch.nlp.encoder import (
+    MODEL_SHA256,
+    EncoderAnalyzer,
+    EncoderError,
+    TokenEncoder,
+    default_model_dir,
+    file_sha256,
+    load_heads,
+    verify_model_dir,
+)
+from peacewatch.nlp.splits import load_split
+
+
+@pytest.fixture(scope="module")
+def analyzer():
+    return EncoderAnalyzer(default_codebook(), runtime="torch")
+
+
+def test_the_packaged_model_passes_the_checksum():
+    model_dir = verify_model_dir()
+    assert model_dir == default_model_dir()
+    assert file_sha256(model_dir / "model.safetensors") == MODEL_SHA256
+
+
+def test_a_corrupted_copy_fails_with_a_clear_error(tmp_path):
+    source = default_model_dir()
+    copy = tmp_path / "model"
+    shutil.copytree(source, copy)
+    weights = copy / "model.safetensors"
+    data = bytearray(weights.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    weights.write_bytes(bytes(data))
+    with pytest.raises(EncoderError, match="failed the checksum.*expected 53aa5117"):
+        verify_model_dir(copy)
+    with pytest.raises(EncoderError, match="failed the checksum"):
+        TokenEncoder("torch", model_dir=copy)
+    weights.unlink()
+    with pytest.raises(EncoderError, match="weights not found"):
+        verify_model_dir(copy)
+
+
+def test_loads_offline_and_records_its_identity(analyzer, monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    codebook = default_codebook()
+    assert analyzer.model_id == "encoder"
+    assert analyzer.model_version.startswith("encoder-")
+    assert analyzer.codebook.sha256 == codebook.sha256
+    heads, version = load_heads()
+    assert version == analyzer.model_version
+    assert heads.meta["codebook_sha256"] == codebook.sha256
+    assert heads.meta["base_model_sha256"] == MODEL_SHA256
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        # reported speech: the spokesman holds Russia's stance; "Kyiv" is an object
+        ("Kremlin spokesman Dmitry Peskov said a truce would only give Kyiv time to regroup and rearm.",
+         ("russia", "ceasefire_first", "against")),
+        # aliases: "Washington" is the United States, the White House too
+        ("Washington confirmed that intelligence sharing with Kyiv had resumed.", ("united_states", "military_aid", "favor")),
+        # negation inside a negative proposition: rejecting troops is favor on no_foreign_troops
+        ("Lavrov said Moscow would not accept troops from NATO countries in Ukraine under any flag.",
+         ("russia", "no_foreign_troops", "favor")),
+        # negation that reverses the stance
+        ("Zelensky said Ukraine will never recognise Crimea as Russian territory.",
+         ("ukraine", "recognize_annexation", "against")),
+    ],
+)
+def test_analyze_finds_the_expected_claims(analyzer, text, expected):
+    topics, claims = analyzer.analyze(text)
+    assert expected in {(c.actor, c.position, c.stance) for c in claims}
+    _check_contract(analyzer, text, topics, claims)
+
+
+def _check_contract(analyzer, text, topics, claims):
+    codebook = analyzer.codebook
+    assert set(topics) <= set(codebook.topic_ids)
+    pairs = [(c.actor, c.position) for c in claims]
+    assert len(pairs) == len(set(pairs)), "at most one claim per actor and position"
+    for claim in claims:
+        Claim.model_validate(claim.model_dump())
+        assert claim.actor in codebook.actors and claim.position in codebook.positions
+        assert claim.stance in codebook.stances and 0.0 <= claim.confidence <= 1.0
+        assert claim.evidence and claim.evidence in " ".join(text.split())
+
+
+def test_article_level_claims_and_headlines(analyzer):
+    text = (
+        "Kremlin rejects truce plan\n\n"
+        "Russia's foreign minister Sergei Lavrov met his Turkish counterpart in Ankara on Monday. "
+        "Lavrov said Moscow would not accept troops from NATO countries in Ukraine under any flag. "
+        "Russia would never accept a European contingent on Ukrainian soil, he said.\n\n"
+        "The weather in Ankara was mild."
+    )
+    topics, claims = analyzer.analyze(text)
+    _check_contract(analyzer, text, topics, claims)
+    assert all(c.evidence != "Kremlin rejects truce plan" for c in claims)
+    found = {(c.actor, c.position, c.stance) for c in claims}
+    assert ("russia", "no_foreign_troops", "favor") in found
+    assert analyzer.analyze("The weather in Geneva was mild on Tuesday.")[1] == []
+    assert analyzer.analyze("") == ([], [])
+
+
+def test_training_is_deterministic(tmp_path):
+    from peacewatch.nlp.train import train
+
+    passages = load_split("train")[:14]
+    dev = load_split("dev")[:6]
+    encoder = TokenEncoder("torch")
+    config = {"members": 2, "epochs": 3, "hidden": 16, "seed": 5}
+    first = train(tmp_path / "a", train_passages=passages, dev_passages=dev, config=config, encoder=encoder, echo=False)
+    second = train(tmp_path / "b", train_passages=passages, dev_passages=dev, config=config, encoder=encoder, echo=False)
+    other = train(tmp_path / "c", train_passages=passages, dev_passages=dev, config={**config, "seed": 6},
+                  encoder=encoder, echo=False)
+    for name in ("heads.safetensors", "meta.json"):
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
+    assert (tmp_path / "a" / "heads.safetensors").read_bytes() != (tmp_path / "c" / "heads.safetensors").read_bytes()
+    assert first == second and other["config"]["seed"] == 6
+    # the smoke model loads and answers the contract
+    smoke = EncoderAnalyzer(default_codebook(), runtime="torch", artefacts_dir=tmp_path / "a")
+    text = "Peskov said Russia would never accept a ceasefire."
+    _check_contract(smoke, text, *smoke.analyze(text))
+
+
+def test_shipped_artefacts_fit_the_budget():
+    from peacewatch.nlp.encoder import ARTEFACTS_DIR
+
+    total = sum(p.stat().st_size for p in ARTEFACTS_DIR.parent.rglob("*") if p.is_file())
+    assert total <= 5 * 1024 * 1024
+
+
+@pytest.mark.slow
+def test_onnx_runtimes_agree_with_torch(analyzer, tmp_path, monkeypatch):
+    pytest.importorskip("onnxruntime")
+    pytest.importorskip("onnx")
+    monkeypatch.setenv("PEACEWATCH_MODEL_CACHE", str(tmp_path / "cache"))
+    text = "Lavrov said Moscow would not accept troops from NATO countries in Ukraine under any flag."
+    expected = {(c.actor, c.position, c.stance) for c in analyzer.analyze(text)[1]}
+    for runtime in ("onnx", "onnx-int8"):
+        onnx = EncoderAnalyzer(default_codebook(), runtime=runtime)
+        assert {(c.actor, c.position, c.stance) for c in onnx.analyze(text)[1]} == expected
+    assert (tmp_path / "cache").is_dir() and list((tmp_path / "cache").rglob("*.onnx"))
