@@ -51,3 +51,52 @@ def load_split(name: str, *, for_evaluation: bool = False, directory: Path = LAB
     if name == "test" and not for_evaluation:
         raise PermissionError("the test split is read only by evaluation: pass for_evaluation=True from nlp/evaluate.py")
     return [row for row in load_labelled(directory) if split_of(row["group"]) == name]
+
+
+LANGUAGES = ("en", "ru", "uk")
+STYLES = ("wire", "quote", "analysis", "headline", "social", "explainer", "transcript")
+
+
+def check_labelled(rows: list[dict], codebook=None) -> list[str]:
+    """Problems in labelled passages, one line each (empty when all is well): missing or unknown fields,
+    ids the codebook does not have, a repeated passage id or text, one actor-position pair labelled twice."""
+    from peacewatch.nlp.codebook import default_codebook
+
+    codebook = codebook or default_codebook()
+    problems: list[str] = []
+    seen_ids: set[str] = set()
+    seen_texts: set[str] = set()
+    for row in rows:
+        where = f"passage {row.get('id', '?')}"
+        missing = {"id", "group", "text", "language", "style", "claims", "topics"} - set(row)
+        if missing:
+            problems.append(f"{where}: missing {', '.join(sorted(missing))}")
+            continue
+        if row["id"] in seen_ids:
+            problems.append(f"{where}: id used twice")
+        if " ".join(row["text"].split()).lower() in seen_texts:
+            problems.append(f"{where}: the same text as an earlier passage")
+        seen_ids.add(row["id"])
+        seen_texts.add(" ".join(row["text"].split()).lower())
+        if row["language"] not in LANGUAGES or row["style"] not in STYLES:
+            problems.append(f"{where}: language must be one of {LANGUAGES}, style one of {STYLES}")
+        if not row["topics"] or set(row["topics"]) - set(codebook.topic_ids) or len(row["topics"]) > 3:
+            problems.append(f"{where}: topics must be 1 to 3 of {codebook.topic_ids}")
+        pairs = set()
+        for claim in row["claims"]:
+            if (claim.get("actor") not in codebook.actors or claim.get("position") not in codebook.positions
+                    or claim.get("stance") not in codebook.stances):
+                problems.append(f"{where}: claim {claim} names an unknown actor, position or stance")
+            pair = (claim.get("actor"), claim.get("position"))
+            if pair in pairs:
+                problems.append(f"{where}: two claims for {pair}")
+            pairs.add(pair)
+    return problems
+
+
+if __name__ == "__main__":
+    import sys
+
+    found = check_labelled(load_labelled())
+    print("\n".join(found) if found else f"{len(load_labelled())} passages, no problems")
+    sys.exit(1 if found else 0)

@@ -194,6 +194,16 @@ def db_migrate(ctx: click.Context) -> None:
     click.echo(f"warehouse {pipeline.db_path(_data_dir(ctx))} at schema version {version}")
 
 
+@db.command("reindex")
+@click.option("--full", is_flag=True, help="Rebuild the whole index instead of adding the queued articles.")
+@click.pass_context
+def db_reindex(ctx: click.Context, full: bool) -> None:
+    """Bring the full-text search index up to date (after loads run with the index deferred)."""
+    update = pipeline.reindex(_data_dir(ctx), full=full)
+    click.echo(f"full-text index: {update.mode}, {update.articles} articles ({update.reindexed} changed texts) "
+               f"in {update.seconds:.1f} s")
+
+
 @main.command()
 @click.argument("sql")
 @click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)

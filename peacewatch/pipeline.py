@@ -31,6 +31,14 @@ def migrate(data_dir: Path) -> int:
     return migrate_db(db_path(data_dir))
 
 
+def reindex(data_dir: Path, full: bool = False):
+    """Index the articles queued for full-text search (all of them with `full`)."""
+    from peacewatch.warehouse.search import refresh_index
+
+    migrate(data_dir)
+    return refresh_index(db_path(data_dir), full=full)
+
+
 def crawl(data_dir: Path, sources_path: Path | None = None, source_ids: list[str] | None = None,
           settings_overrides: dict | None = None, full: bool = False) -> RunManifest:
     """Crawl in a subprocess; `full` ignores the per-source state and refetches everything."""

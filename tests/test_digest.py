@@ -316,6 +316,38 @@ def test_method_names_the_model_and_codebook(synthetic_report):
     assert "marker marker-1" in html and default_codebook().sha256[:12] in html
 
 
+class ContraryAnalyzer(MarkerAnalyzer):
+    """Another model that reads every marker with the opposite stance and its own evidence."""
+
+    model_id = "contrary"
+    model_version = "contrary-1"
+
+    def analyze(self, text: str) -> tuple[list[str], list[Claim]]:
+        topics, claims = super().analyze(text)
+        flip = {"favor": "against", "against": "favor", "neutral": "neutral"}
+        return topics, [c.model_copy(update={"stance": flip[c.stance], "evidence": "CONTRARY " + c.evidence})
+                        for c in claims]
+
+
+def test_digest_counts_only_the_current_model(synthetic_data, tmp_path):
+    """Claims of a model that is no longer current stay in `claims` but never reach the digest."""
+    from peacewatch.nlp.classify import classify
+
+    data_dir = tmp_path / "data"
+    shutil.copytree(synthetic_data, data_dir)
+    db = pipeline.db_path(data_dir)
+    classify(db, analyzer=ContraryAnalyzer())
+    classify(db, analyzer=MarkerAnalyzer(), reclassify=True)  # the marker model is current again
+    report = render_digest(db, AS_OF, None, tmp_path / "reports")
+    assert [m["model_id"] for m in report.data["method"]] == ["marker"]
+    assert [(s["actor"], s["position"], s["to_stance"]) for s in report.data["shifts"]] == [
+        ("russia", "ceasefire_first", "favor")]
+    text = report.text_path.read_text(encoding="utf-8")
+    assert "CONTRARY" not in text and "contrary" not in text
+    with duckdb.connect(str(db), read_only=True) as con:
+        assert con.execute("SELECT count(*) FROM claims WHERE model_id = 'contrary'").fetchone()[0] > 20
+
+
 # --- escaping ------------------------------------------------------------------------------------------
 
 

@@ -16,7 +16,7 @@ from peacewatch.nlp.evaluate import (
     stance_confusion,
     topic_f1,
 )
-from peacewatch.nlp.splits import SPLITS, load_labelled, load_split, split_of
+from peacewatch.nlp.splits import SPLITS, check_labelled, load_labelled, load_split, split_of
 
 
 def _docs():
@@ -108,3 +108,15 @@ def test_split_is_by_group_deterministic_and_guards_the_test_split():
         load_split("test")
     with pytest.raises(ValueError):
         load_split("validation")
+
+
+def test_labelled_passages_follow_the_codebook():
+    rows = load_labelled()
+    assert check_labelled(rows) == []
+    bad = [dict(rows[0], claims=[{"actor": "kremlin", "position": "ceasefire_first", "stance": "favor"}]),
+           dict(rows[1], id=rows[2]["id"], topics=[]),
+           {"id": "x", "text": "no group"}]
+    problems = check_labelled(bad + rows[2:3])
+    assert any("unknown actor" in p for p in problems)
+    assert any("id used twice" in p for p in problems) and any("topics must be" in p for p in problems)
+    assert any("missing group" in p for p in problems)

@@ -457,14 +457,16 @@ ENCODER = ("encoder", "encoder-1.0", "1.0.0", "cb-hash")
 
 
 def _stance_days_match_claims(path: Path) -> bool:
-    """story_stance_days, kept up to date by every write of claims, equals a recount from the claims."""
+    """story_stance_days and _weeks, kept up to date by every write of claims, equal a recount."""
+    recount = ("SELECT model_id, model_version, codebook_hash, {period}, coalesce(story_id, article_id), actor, "
+               "position, count(*) FILTER (WHERE stance = 'favor'), count(*) FILTER (WHERE stance = 'against'), "
+               "count(*) FILTER (WHERE stance = 'neutral') FROM claims GROUP BY ALL ORDER BY ALL")
     with reader(path) as con:
-        kept = con.execute("SELECT * FROM story_stance_days ORDER BY ALL").fetchall()
-        recount = con.execute(
-            "SELECT model_id, model_version, codebook_hash, utc_day(published_at), coalesce(story_id, article_id), "
-            "actor, position, count(*) FILTER (WHERE stance = 'favor'), count(*) FILTER (WHERE stance = 'against'), "
-            "count(*) FILTER (WHERE stance = 'neutral') FROM claims GROUP BY ALL ORDER BY ALL").fetchall()
-    return kept == recount and len(kept) > 0
+        days = con.execute("SELECT * FROM story_stance_days ORDER BY ALL").fetchall()
+        weeks = con.execute("SELECT * FROM story_stance_weeks ORDER BY ALL").fetchall()
+        by_day = con.execute(recount.format(period="utc_day(published_at)")).fetchall()
+        by_week = con.execute(recount.format(period="CAST(date_trunc('week', utc_day(published_at)) AS DATE)")).fetchall()
+    return days == by_day and weeks == by_week and len(days) > 0
 
 
 def _stance_views(path: Path) -> dict[str, list]:
@@ -726,16 +728,22 @@ def test_incremental_search_index_equals_the_extensions_full_build(tmp_path: Pat
     assert len(full["scores"]) > 20 and full["stats"][0][0] == len(items)
 
 
-def test_deferred_search_index_is_caught_up_by_refresh_index(tmp_path: Path):
-    from peacewatch.warehouse import search
+def test_deferred_search_index_is_caught_up_by_db_reindex(tmp_path: Path):
+    from click.testing import CliRunner
 
-    path = tmp_path / "w.duckdb"
+    from peacewatch.cli import main
+
+    path = tmp_path / "warehouse.duckdb"
     write_run(tmp_path, syndication_items(), "20250516T100000000000Z")
     load(tmp_path, path, rebuild_search=False)
     with reader(path) as con:
         assert con.execute("SELECT count(*) FROM search_articles('prisoner swap', 5)").fetchone()[0] == 0
-    assert search.refresh_index(path).articles == 5
-    assert search.refresh_index(path).mode == "none"
+    first = CliRunner().invoke(main, ["--data-dir", str(tmp_path), "db", "reindex"])
+    assert first.exit_code == 0 and "5 articles" in first.output, first.output
+    again = CliRunner().invoke(main, ["--data-dir", str(tmp_path), "db", "reindex"])
+    assert "none, 0 articles" in again.output
+    full = CliRunner().invoke(main, ["--data-dir", str(tmp_path), "db", "reindex", "--full"])
+    assert "rebuild, 5 articles" in full.output, full.output
     with reader(path) as con:
         assert con.execute("SELECT source_id FROM search_articles('prisoner swap', 5)").fetchall()[0] == (
             "dnipro_ledger",)
@@ -763,10 +771,13 @@ def test_warehouse_benchmark_generator_and_queries(tmp_path: Path, monkeypatch):
                                         "count(DISTINCT utc_day(published_at)) FROM claims").fetchone()
         assert (first, days) == (bench.START, bench.DAYS) and last == bench.START + timedelta(days=bench.DAYS - 1)
         assert con.execute("SELECT count(*) FROM stance_daily").fetchone()[0] > 60 * bench.DAYS  # ~70 pairs a day
-        # story_stance_days (written in bulk by the generator) agrees with the claims
+        # story_stance_days and _weeks (written in bulk by the generator) agree with the claims
         assert con.execute("SELECT sum(stories) FROM stance_daily").fetchone()[0] == con.execute(
             "SELECT count(*) FROM (SELECT DISTINCT utc_day(published_at), story_id, actor, position "
             "FROM current_claims)").fetchone()[0]
+        assert con.execute("SELECT sum(stories) FROM stance_weekly").fetchone()[0] == con.execute(
+            "SELECT count(*) FROM (SELECT DISTINCT date_trunc('week', utc_day(published_at)), story_id, actor, "
+            "position FROM current_claims)").fetchone()[0]
         shifts = con.execute("SELECT count(*), count(*) FILTER (WHERE shifted) FROM position_shifts($d)",
                              {"d": bench.START + timedelta(days=bench.DAYS - 1)}).fetchone()
         assert shifts[0] == 70 and shifts[1] > 0  # the stances drift: some pairs move

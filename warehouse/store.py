@@ -6,10 +6,10 @@ FLUSH_EVERY articles): by `finish_model_run`, by `flush_results`, by `articles_t
 writer closes normally. An article's results are therefore atomic, and a classifier that dies loses at
 most the unflushed articles, which `articles_to_classify` hands out again next time.
 
-Every write of claims also adjusts `story_stance_days` (migration 009) for the stories and days whose
-claims it replaces, in the same transaction (warehouse/queries/store_write_results.sql): the stance views
-read those counts. Claims must therefore be written through this module (or followed by
-warehouse/queries/stance_days_rebuild.sql).
+Every write of claims also adjusts `story_stance_days` and `story_stance_weeks` (migrations 009, 011) for
+the stories and days whose claims it replaces, in the same transaction
+(warehouse/queries/store_write_results.sql): the stance views read those counts. Claims must therefore
+be written through this module (or followed by warehouse/queries/stance_days_rebuild.sql).
 """
 
 from __future__ import annotations

@@ -8,6 +8,6 @@ SELECT coalesce((SELECT sum(articles) FROM cov WHERE day BETWEEN $baseline_from 
        coalesce((SELECT sum(claims) FROM cov WHERE day = $as_of), 0) AS claims_on_day,
        (SELECT count(*) FROM articles) AS articles_total,
        (SELECT count(*) FROM stories) AS stories_total,
-       (SELECT count(*) FROM claims) AS claims_total,
+       (SELECT count(*) FROM current_claims) AS claims_total,
        (SELECT min(day) FROM cov) AS first_day,
        (SELECT max(day) FROM cov) AS last_day;

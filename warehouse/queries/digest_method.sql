@@ -1,9 +1,9 @@
--- Method: the models and codebooks behind the claims in the digest's windows (claims per run
+-- Method: the model and codebook behind the current claims in the digest's windows (claims per run
 -- configuration); when the windows have no claims, the latest model run.
 WITH used AS (
     SELECT c.model_id, c.model_version, r.codebook_version, c.codebook_hash,
            count(*) AS claims, max(r.finished_at) AS finished_at
-    FROM claims AS c
+    FROM current_claims AS c
     LEFT JOIN model_runs AS r USING (model_run_id)
     WHERE utc_day(c.published_at) BETWEEN $baseline_from AND $as_of
     GROUP BY ALL

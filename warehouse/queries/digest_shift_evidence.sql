@@ -2,7 +2,7 @@
 -- each story, strongest first (then the latest).
 SELECT c.evidence, c.confidence, a.title, a.canonical_url AS url, a.source_id,
        coalesce(s.name, a.source_id) AS source_name, utc_day(c.published_at) AS day
-FROM claims AS c
+FROM current_claims AS c
 JOIN articles AS a USING (article_id)
 LEFT JOIN sources AS s ON s.source_id = a.source_id
 WHERE c.actor = $actor AND c.position = $position AND c.stance = $stance

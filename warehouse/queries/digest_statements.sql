@@ -2,7 +2,7 @@
 -- with the article's title and link.
 SELECT c.actor, c.position, c.stance, c.confidence, c.evidence, a.title, a.canonical_url AS url,
        a.source_id, coalesce(s.name, a.source_id) AS source_name
-FROM claims AS c
+FROM current_claims AS c
 JOIN articles AS a USING (article_id)
 LEFT JOIN sources AS s ON s.source_id = a.source_id
 WHERE utc_day(c.published_at) = $day

@@ -1,5 +1,6 @@
 -- Replace the staged articles' results (stg_results, see store_stage_results.sql) per model_id, and
--- adjust story_stance_days (migration 009) for the stories and days of the claims replaced.
+-- adjust story_stance_days and story_stance_weeks (migrations 009, 011) for the stories and days of the
+-- claims replaced.
 
 -- The claims about to be replaced, counted negatively per story and day.
 CREATE OR REPLACE TEMP TABLE stg_stance_delta AS
@@ -74,6 +75,35 @@ WHERE d.model_id = k.model_id AND d.model_version = k.model_version AND d.codebo
 
 INSERT INTO story_stance_days
 SELECT * FROM stg_stance_days WHERE n_favor + n_against + n_neutral > 0;
+
+-- The same per ISO week (story_stance_weeks, migration 011).
+CREATE OR REPLACE TEMP TABLE stg_stance_week_delta AS
+SELECT model_id, model_version, codebook_hash, CAST(date_trunc('week', day) AS DATE) AS week, story_id, actor,
+       position, sum(n_favor) AS n_favor, sum(n_against) AS n_against, sum(n_neutral) AS n_neutral
+FROM stg_stance_delta
+GROUP BY ALL;
+
+CREATE OR REPLACE TEMP TABLE stg_stance_touched AS
+SELECT DISTINCT model_id, model_version, codebook_hash, week, story_id FROM stg_stance_week_delta;
+
+CREATE OR REPLACE TEMP TABLE stg_stance_weeks AS
+SELECT model_id, model_version, codebook_hash, week, story_id, actor, position,
+       sum(n_favor) AS n_favor, sum(n_against) AS n_against, sum(n_neutral) AS n_neutral
+FROM (
+    SELECT w.* FROM story_stance_weeks AS w
+    SEMI JOIN stg_stance_touched AS k USING (model_id, model_version, codebook_hash, week, story_id)
+    UNION ALL
+    SELECT * FROM stg_stance_week_delta
+)
+GROUP BY ALL;
+
+DELETE FROM story_stance_weeks AS w
+USING stg_stance_touched AS k
+WHERE w.model_id = k.model_id AND w.model_version = k.model_version AND w.codebook_hash = k.codebook_hash
+  AND w.week = k.week AND w.story_id = k.story_id;
+
+INSERT INTO story_stance_weeks
+SELECT * FROM stg_stance_weeks WHERE n_favor + n_against + n_neutral > 0;
 
 INSERT OR REPLACE INTO article_classifications (article_id, model_id, model_version, codebook_hash, content_hash,
                                                 model_run_id, n_topics, n_claims, classified_at)

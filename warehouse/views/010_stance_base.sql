@@ -1,8 +1,9 @@
 -- Building blocks for the stance views. Every stance count in the warehouse is a count of STORIES:
 -- syndicated copies of one article (a story) must not outvote a single original report. They count the
 -- claims of the current model only (current_claims, see 008_current_claims.sql), through
--- story_stance_days (migration 009: per configuration, UTC day, story, actor and position, the claims'
--- stance counts, kept up to date by warehouse/store.py with every write of claims).
+-- story_stance_days and story_stance_weeks (migrations 009, 011: per configuration, UTC day or ISO week,
+-- story, actor and position, the claims' stance counts, kept up to date by warehouse/store.py with every
+-- write of claims).
 
 -- The UTC calendar day of an instant, independent of the session's TimeZone setting. Arithmetic on
 -- epoch microseconds: the same days as CAST(timezone('UTC', ts) AS DATE), 15x faster (no time-zone
@@ -29,6 +30,12 @@ CREATE OR REPLACE MACRO stance_score(stance) AS
 CREATE OR REPLACE VIEW current_stance_days AS
 SELECT d.day, d.story_id, d.actor, d.position, d.n_favor, d.n_against, d.n_neutral
 FROM story_stance_days AS d
+SEMI JOIN current_model AS m USING (model_id, model_version, codebook_hash);
+
+-- The same per ISO week (story_stance_weeks, migration 011).
+CREATE OR REPLACE VIEW current_stance_weeks AS
+SELECT w.week, w.story_id, w.actor, w.position, w.n_favor, w.n_against, w.n_neutral
+FROM story_stance_weeks AS w
 SEMI JOIN current_model AS m USING (model_id, model_version, codebook_hash);
 
 -- One row per story x actor x position over the UTC days from_day .. to_day (inclusive): the story's

@@ -14,13 +14,8 @@ GROUP BY day, actor, position;
 -- spread over several days still counts once.
 CREATE OR REPLACE VIEW stance_weekly AS
 WITH per_story AS (
-    SELECT CAST(date_trunc('week', day) AS DATE) AS week,
-           story_id,
-           actor,
-           position,
-           majority_stance(sum(n_favor), sum(n_against), sum(n_neutral)) AS stance
-    FROM current_stance_days
-    GROUP BY 1, 2, 3, 4
+    SELECT week, story_id, actor, position, majority_stance(n_favor, n_against, n_neutral) AS stance
+    FROM current_stance_weeks
 )
 SELECT week,
        actor,
@@ -38,15 +33,19 @@ GROUP BY week, actor, position;
 -- stance_weekly's rows; net = (favor - against) / stories.
 CREATE OR REPLACE MACRO stance_weekly_until(as_of, days := 365000) AS TABLE
 WITH per_story AS (
-    SELECT CAST(date_trunc('week', day) AS DATE) AS week,
-           story_id,
-           actor,
-           position,
+    -- the complete weeks before as_of's
+    SELECT week, story_id, actor, position, majority_stance(n_favor, n_against, n_neutral) AS stance
+    FROM current_stance_weeks
+    WHERE week >= CAST(date_trunc('week', CAST(as_of AS DATE) - (days - 1)) AS DATE)
+      AND week < CAST(date_trunc('week', CAST(as_of AS DATE)) AS DATE)
+    UNION ALL
+    -- as_of's week, from its Monday to as_of
+    SELECT CAST(date_trunc('week', CAST(as_of AS DATE)) AS DATE) AS week, story_id, actor, position,
            majority_stance(sum(n_favor), sum(n_against), sum(n_neutral)) AS stance
     FROM current_stance_days
-    WHERE day <= CAST(as_of AS DATE)
+    WHERE day BETWEEN CAST(date_trunc('week', CAST(as_of AS DATE)) AS DATE) AND CAST(as_of AS DATE)
       AND day >= CAST(date_trunc('week', CAST(as_of AS DATE) - (days - 1)) AS DATE)
-    GROUP BY 1, 2, 3, 4
+    GROUP BY story_id, actor, position
 )
 SELECT week,
        actor,
