@@ -34,6 +34,7 @@ import json
 import os
 import re
 import zlib
+from collections import OrderedDict
 from functools import lru_cache
 from pathlib import Path
 
@@ -56,6 +57,7 @@ WEIGHTS_FILE = "model.safetensors"
 ARTEFACTS_DIR = Path(__file__).with_name("models") / "encoder"
 RUNTIMES = ("torch", "onnx", "onnx-int8")
 MAX_TOKENS = 256
+CACHE_SENTENCES = 2048  # encoded sentences kept for syndicated copies (~40 KB each)
 STANCES = ("favor", "against", "neutral")
 MAX_TOPICS = 3  # the guide gives one to three topics per article
 
@@ -167,6 +169,7 @@ class TokenEncoder:
         self.tokenizer = AutoTokenizer.from_pretrained(str(self.model_dir), local_files_only=True)
         self.threads = threads or int(os.environ.get("PEACEWATCH_NLP_THREADS", "0")) or min(2, os.cpu_count() or 1)
         self.timings = {"tokenize": 0.0, "encode": 0.0}
+        self._cache: OrderedDict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = OrderedDict()
         self.adapter = Path(adapter) if adapter else None
         if runtime == "torch":
             import torch
@@ -203,36 +206,47 @@ class TokenEncoder:
         return self.session.run(None, {k: v for k, v in feeds.items() if k in self.input_names})[0]
 
     def encode(self, sentences: list[str], batch_size: int = 32):
-        """(token states per sentence, character offsets per sentence, normalised mean-pooled vectors)."""
+        """(token states per sentence, character offsets per sentence, normalised mean-pooled vectors).
+
+        Sentences seen recently (syndicated copies of one story, which `classify` meets one after the other)
+        come from a small cache instead of the encoder: the same text always gives the same states."""
         import time
 
         states: list[np.ndarray] = [None] * len(sentences)  # type: ignore[list-item]
         offsets: list[np.ndarray] = [None] * len(sentences)  # type: ignore[list-item]
         vectors = np.zeros((len(sentences), EMBED_DIM), dtype=np.float32)
-        if not sentences:
-            return states, offsets, vectors
-        started = time.perf_counter()
-        enc = self.tokenizer(sentences, truncation=True, max_length=MAX_TOKENS, return_offsets_mapping=True)
-        self.timings["tokenize"] += time.perf_counter() - started
-        order = sorted(range(len(sentences)), key=lambda i: len(enc["input_ids"][i]))
-        started = time.perf_counter()
-        for start in range(0, len(order), batch_size):
-            batch = order[start:start + batch_size]
-            width = max(len(enc["input_ids"][i]) for i in batch)
-            ids = np.zeros((len(batch), width), dtype=np.int64)
-            mask = np.zeros((len(batch), width), dtype=np.int64)
-            for row, i in enumerate(batch):
-                n = len(enc["input_ids"][i])
-                ids[row, :n] = enc["input_ids"][i]
-                mask[row, :n] = 1
-            hidden = self._forward(ids, mask, np.zeros_like(ids))
-            for row, i in enumerate(batch):
-                n = len(enc["input_ids"][i])
-                states[i] = np.ascontiguousarray(hidden[row, :n], dtype=np.float32)
-                offsets[i] = np.asarray(enc["offset_mapping"][i], dtype=np.int64)
-                vec = states[i].mean(0)
-                vectors[i] = vec / max(1e-9, float(np.linalg.norm(vec)))
-        self.timings["encode"] += time.perf_counter() - started
+        todo = list(dict.fromkeys(s for s in sentences if s not in self._cache))
+        fresh: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+        if todo:
+            started = time.perf_counter()
+            enc = self.tokenizer(todo, truncation=True, max_length=MAX_TOKENS, return_offsets_mapping=True)
+            self.timings["tokenize"] += time.perf_counter() - started
+            order = sorted(range(len(todo)), key=lambda i: len(enc["input_ids"][i]))
+            started = time.perf_counter()
+            for start in range(0, len(order), batch_size):
+                batch = order[start:start + batch_size]
+                width = max(len(enc["input_ids"][i]) for i in batch)
+                ids = np.zeros((len(batch), width), dtype=np.int64)
+                mask = np.zeros((len(batch), width), dtype=np.int64)
+                for row, i in enumerate(batch):
+                    n = len(enc["input_ids"][i])
+                    ids[row, :n] = enc["input_ids"][i]
+                    mask[row, :n] = 1
+                hidden = self._forward(ids, mask, np.zeros_like(ids))
+                for row, i in enumerate(batch):
+                    n = len(enc["input_ids"][i])
+                    tokens = np.ascontiguousarray(hidden[row, :n], dtype=np.float32)
+                    vec = tokens.mean(0)
+                    fresh[todo[i]] = (tokens, np.asarray(enc["offset_mapping"][i], dtype=np.int64),
+                                      vec / max(1e-9, float(np.linalg.norm(vec))))
+            self.timings["encode"] += time.perf_counter() - started
+        for i, sentence in enumerate(sentences):
+            if sentence in fresh:
+                self._cache[sentence] = fresh[sentence]
+            self._cache.move_to_end(sentence)
+            states[i], offsets[i], vectors[i] = self._cache[sentence]
+        while len(self._cache) > CACHE_SENTENCES:
+            self._cache.popitem(last=False)
         return states, offsets, vectors
 
 

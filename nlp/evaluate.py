@@ -278,28 +278,14 @@ def evaluate(split: str = "dev", backend: str | None = None, analyzer=None, echo
     if split not in EVAL_SPLITS:
         raise ValueError(f"unknown split {split!r} (expected one of {', '.join(EVAL_SPLITS)})")
     if analyzer is None:
-        analyzer = _load(backend)
+        from peacewatch.nlp.analyze import load_analyzer
+
+        analyzer = load_analyzer(backend)
     docs, seconds = run_backend(analyzer, load_documents(split))
     report = score(docs, analyzer.codebook, split, analyzer.model_id, analyzer.model_version, seconds)
     if echo:
         print(report.format(), flush=True)
     return report
-
-
-def _load(backend: str | None):
-    """load_analyzer(backend), with the encoder backends available even before they are registered there."""
-    from peacewatch.nlp.analyze import load_analyzer
-    from peacewatch.nlp.codebook import default_codebook
-
-    if backend and backend.startswith("encoder"):
-        from peacewatch.nlp.encoder import load_encoder_analyzer
-
-        runtime = backend.split(":", 1)[1] if ":" in backend else None
-        prefilter = None
-        if runtime and runtime.endswith("+prefilter"):
-            runtime, prefilter = runtime[: -len("+prefilter")] or None, True
-        return load_encoder_analyzer(default_codebook(), runtime=runtime, prefilter=prefilter)
-    return load_analyzer(backend)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -150,3 +150,17 @@ def test_onnx_runtimes_agree_with_torch(analyzer, tmp_path, monkeypatch):
         onnx = EncoderAnalyzer(default_codebook(), runtime=runtime)
         assert {(c.actor, c.position, c.stance) for c in onnx.analyze(text)[1]} == expected
     assert (tmp_path / "cache").is_dir() and list((tmp_path / "cache").rglob("*.onnx"))
+
+
+def test_a_syndicated_copy_reuses_the_encoded_sentences(analyzer, monkeypatch):
+    """The second copy of a story costs no encoder pass for the sentences it shares, and gives the same claims."""
+    text = ("Peskov said Moscow would not accept a ceasefire before a full settlement was agreed. "
+            "Zelensky told reporters Kyiv was ready for an immediate 30-day truce.")
+    first = analyzer.analyze(text)
+    passes = []
+    original = analyzer.encoder._forward
+    monkeypatch.setattr(analyzer.encoder, "_forward", lambda *a: passes.append(a[0].shape) or original(*a))
+    assert analyzer.analyze(text) == first and passes == []
+    edited = text + " The Kremlin repeated that Ukraine must never join NATO."
+    analyzer.analyze(edited)
+    assert [shape[0] for shape in passes] == [1]  # only the new sentence is encoded
