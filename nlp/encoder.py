@@ -13,9 +13,9 @@ Pipeline for one text (see docs/evaluation.md, NLP section):
 5. per (actor, position) the sentence claims are merged (favor/against beat neutral; the stance with
    the larger probability mass wins), the most probable sentence is the evidence, and the confidence is
    Platt-calibrated on the dev split;
-6. topics (no encoder needed): per paragraph, logistic heads over a hashed bag of words and the
-   lexicon's topic counts with per-topic thresholds tuned on dev; the text gets the topics of its
-   paragraphs, at most three, the most covered first.
+6. topics: per paragraph, logistic heads over a hashed bag of words, the lexicon's topic counts and the
+   mean vector of the paragraph's encoded sentences, with per-topic thresholds tuned on dev; the text
+   gets the topics of its paragraphs, at most three, the most covered first.
 
 The encoder itself is all-MiniLM-L6-v2 with a trained low-rank adapter (nlp/models/encoder/
 adapter.safetensors, 0.3M parameters) merged into its linear weights at load time; the base weights
@@ -324,11 +324,13 @@ def bow_vector(text: str) -> np.ndarray:
     return vector / max(1e-9, float(np.linalg.norm(vector)))
 
 
-def topic_features(featurizer: Featurizer, text: str) -> np.ndarray:
-    """Topic features of one paragraph: hashed bag of words plus log-counts of the lexicon's topic patterns.
-    No encoder: topics cost nothing on the sentences that carry no candidate claim."""
+def topic_features(featurizer: Featurizer, text: str, vectors: np.ndarray) -> np.ndarray:
+    """Topic features of one paragraph: hashed bag of words, log-counts of the lexicon's topic patterns, and
+    the mean of the sentence vectors the claim stage already computed for it (`vectors`, possibly none:
+    sentences without a candidate actor are never encoded, so topics cost no extra encoder pass)."""
     counts = np.array([np.log1p(len(p.findall(text))) for p in featurizer.lexicon.topics.values()], dtype=np.float32)
-    return np.concatenate([bow_vector(text), counts / 3.0]).astype(np.float32)
+    mean = vectors.mean(0) if len(vectors) else np.zeros(EMBED_DIM, dtype=np.float32)
+    return np.concatenate([bow_vector(text), counts / 3.0, mean]).astype(np.float32)
 
 
 def proposition_texts(codebook: Codebook) -> list[list[str]]:
@@ -429,24 +431,28 @@ class EncoderAnalyzer:
         self.timings["split+candidates"] += time.perf_counter() - started
         if not units.sentences:
             return [], []
+        states: list = [None] * len(units.sentences)
+        offsets: list = [None] * len(units.sentences)
+        vectors = np.zeros((len(units.sentences), EMBED_DIM), dtype=np.float32)
+        # only the sentences that carry a candidate go through the encoder
+        needed = sorted({c.sentence for c in units.candidates})
+        if needed:
+            states_n, offsets_n, vectors_n = self.encoder.encode([units.sentences[i] for i in needed])
+            for k, i in enumerate(needed):
+                states[i], offsets[i], vectors[i] = states_n[k], offsets_n[k], vectors_n[k]
         started = time.perf_counter()
-        paragraphs: dict[int, list[str]] = {}
-        for sentence, paragraph in zip(units.sentences, units.paragraph_of):
-            paragraphs.setdefault(paragraph, []).append(sentence)
-        t = np.stack([topic_features(self.featurizer, " ".join(p)) for p in paragraphs.values()])
+        paragraphs: dict[int, list[int]] = {}
+        for i, paragraph in enumerate(units.paragraph_of):
+            paragraphs.setdefault(paragraph, []).append(i)
+        encoded = set(needed)
+        t = np.stack([topic_features(self.featurizer, " ".join(units.sentences[i] for i in members),
+                                     vectors[[i for i in members if i in encoded]])
+                      for members in paragraphs.values()])
         topics = self.topics_from(self.heads.topic_probs(t))
         self.timings["topics"] += time.perf_counter() - started
         if not units.candidates:
             return topics, []
-        # only the sentences that carry a candidate go through the encoder
-        needed = sorted({c.sentence for c in units.candidates})
-        states_n, offsets_n, vectors_n = self.encoder.encode([units.sentences[i] for i in needed])
         started = time.perf_counter()
-        states: list = [None] * len(units.sentences)
-        offsets: list = [None] * len(units.sentences)
-        vectors = np.zeros((len(units.sentences), EMBED_DIM), dtype=np.float32)
-        for k, i in enumerate(needed):
-            states[i], offsets[i], vectors[i] = states_n[k], offsets_n[k], vectors_n[k]
         x = self.featurizer.features(units, states, offsets, vectors)
         self.timings["features"] += time.perf_counter() - started
         started = time.perf_counter()

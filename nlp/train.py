@@ -46,7 +46,7 @@ CONFIG = {
     "seed": 13,
     # stage 1: a low-rank adapter (LoRA) on every linear layer of the 6 encoder layers, trained with a
     # small candidate head on the same targets; merged into the encoder weights at load time. None = frozen.
-    "adapter": {"rank": 8, "alpha": 16, "epochs": 4, "lr": 5e-4, "head_lr": 1e-3, "batch_passages": 16,
+    "adapter": {"rank": 16, "alpha": 32, "epochs": 4, "lr": 5e-4, "head_lr": 1e-3, "batch_passages": 16,
                 "hidden": 256, "threads": 2},
     "members": 5,          # ensemble size
     "hidden": 192,
@@ -152,7 +152,8 @@ class Encoded:
                 self.cand_sentence.append(cursor + cand.sentence)
                 self.cand_masks.append(featurizer.candidate_masks(cand, offsets[cursor + cand.sentence]))
             self.sentence_vectors.append(sv)
-            self.topic_x.append(topic_features(featurizer, " ".join(units.sentences)))
+            encoded = sorted({c.sentence for c in units.candidates})  # as at inference (EncoderAnalyzer.analyze)
+            self.topic_x.append(topic_features(featurizer, " ".join(units.sentences), sv[encoded]))
             cursor += n
             y = np.zeros((len(units.candidates), len(pos_ids)), dtype=np.int64)
             m = np.ones((len(units.candidates), len(pos_ids)), dtype=np.float32)
