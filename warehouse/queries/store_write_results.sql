@@ -76,26 +76,11 @@ WHERE d.model_id = k.model_id AND d.model_version = k.model_version AND d.codebo
 INSERT INTO story_stance_days
 SELECT * FROM stg_stance_days WHERE n_favor + n_against + n_neutral > 0;
 
--- The same per ISO week (story_stance_weeks, migration 011).
-CREATE OR REPLACE TEMP TABLE stg_stance_week_delta AS
-SELECT model_id, model_version, codebook_hash, CAST(date_trunc('week', day) AS DATE) AS week, story_id, actor,
-       position, sum(n_favor) AS n_favor, sum(n_against) AS n_against, sum(n_neutral) AS n_neutral
-FROM stg_stance_delta
-GROUP BY ALL;
-
+-- story_stance_weeks (migration 011): the touched (configuration, ISO week, story), recounted from the
+-- story_stance_days just written.
 CREATE OR REPLACE TEMP TABLE stg_stance_touched AS
-SELECT DISTINCT model_id, model_version, codebook_hash, week, story_id FROM stg_stance_week_delta;
-
-CREATE OR REPLACE TEMP TABLE stg_stance_weeks AS
-SELECT model_id, model_version, codebook_hash, week, story_id, actor, position,
-       sum(n_favor) AS n_favor, sum(n_against) AS n_against, sum(n_neutral) AS n_neutral
-FROM (
-    SELECT w.* FROM story_stance_weeks AS w
-    SEMI JOIN stg_stance_touched AS k USING (model_id, model_version, codebook_hash, week, story_id)
-    UNION ALL
-    SELECT * FROM stg_stance_week_delta
-)
-GROUP BY ALL;
+SELECT DISTINCT model_id, model_version, codebook_hash, CAST(date_trunc('week', day) AS DATE) AS week, story_id
+FROM stg_stance_delta;
 
 DELETE FROM story_stance_weeks AS w
 USING stg_stance_touched AS k
@@ -103,7 +88,13 @@ WHERE w.model_id = k.model_id AND w.model_version = k.model_version AND w.codebo
   AND w.week = k.week AND w.story_id = k.story_id;
 
 INSERT INTO story_stance_weeks
-SELECT * FROM stg_stance_weeks WHERE n_favor + n_against + n_neutral > 0;
+SELECT d.model_id, d.model_version, d.codebook_hash, k.week, d.story_id, d.actor, d.position,
+       sum(d.n_favor), sum(d.n_against), sum(d.n_neutral)
+FROM story_stance_days AS d
+JOIN stg_stance_touched AS k
+  ON d.model_id = k.model_id AND d.model_version = k.model_version AND d.codebook_hash = k.codebook_hash
+ AND d.story_id = k.story_id AND d.day >= k.week AND d.day < k.week + 7
+GROUP BY ALL;
 
 INSERT OR REPLACE INTO article_classifications (article_id, model_id, model_version, codebook_hash, content_hash,
                                                 model_run_id, n_topics, n_claims, classified_at)
