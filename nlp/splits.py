@@ -15,6 +15,8 @@ import hashlib
 import json
 from pathlib import Path
 
+from peacewatch.nlp.codebook import Codebook, default_codebook
+
 LABELLED_DIR = Path(__file__).with_name("data") / "labelled"
 SPLITS = ("train", "dev", "test")
 _SALT = "peacewatch-split-v1:"
@@ -57,11 +59,9 @@ LANGUAGES = ("en", "ru", "uk")
 STYLES = ("wire", "quote", "analysis", "headline", "social", "explainer", "transcript")
 
 
-def check_labelled(rows: list[dict], codebook=None) -> list[str]:
+def check_labelled(rows: list[dict], codebook: Codebook | None = None) -> list[str]:
     """Problems in labelled passages, one line each (empty when all is well): missing or unknown fields,
     ids the codebook does not have, a repeated passage id or text, one actor-position pair labelled twice."""
-    from peacewatch.nlp.codebook import default_codebook
-
     codebook = codebook or default_codebook()
     problems: list[str] = []
     seen_ids: set[str] = set()

@@ -58,7 +58,7 @@ CONFIG = {
     "input_dropout": 0.2,
     "claim_weight": 3.0,   # loss weight of favor/against/neutral targets against "no claim"
     "topic_c": 10.0,       # inverse L2 strength of the topic logistic regressions (hashed bag of words)
-    "prefilter": False,    # True: only sentences with a position cue go through the encoder (faster; -5.5 dev F1 points)
+    "prefilter": False,    # True: only sentences with a position cue go through the encoder (faster; -6.1 dev F1 points, docs/benchmarks.md)
 }
 
 

@@ -153,8 +153,7 @@ def run() -> list[str]:
         best = max(eligible, key=lambda k: results[k]["rate"])
         lines.append(f"fastest runtime within one F1 point of torch: {best}")
         r = _measure_in_subprocess(best, count, False, corpus="newsroom")
-        if "error" not in r:
-            lines.append(f"encoder/{best} on the newsroom's {r['count']} articles in publication order (syndicated copies "
-                         f"share sentences, as in `classify`): {r['rate']:.1f} articles/s")
+        what = f"encoder/{best} on the newsroom's articles in publication order (syndicated copies share sentences, as in `classify`)"
+        lines.append(f"{what}: failed ({r['error']})" if "error" in r else f"{what}: {r['rate']:.1f} articles/s ({r['count']} articles)")
     lines.append(f"load average at the end {os.getloadavg()[0]:.1f}")
     return lines

@@ -1,5 +1,5 @@
--- 011: story stances per ISO week (Monday), kept like story_stance_days (migration 009) and from the same
--- deltas (warehouse/store.py). stance_weekly needs each story's majority over its whole week: from
+-- 011: story stances per ISO week (Monday), kept up to date with story_stance_days (migration 009) by
+-- warehouse/store.py. stance_weekly needs each story's majority over its whole week: from
 -- the daily rows that is a grouping of 1.5M rows into as many groups for 5M claims (~1 s); from this
 -- table one row per story and week is already there.
 
