@@ -36,9 +36,11 @@ def load_analyzer(backend: str | None = None, codebook: Codebook | None = None) 
     if backend == "encoder" or backend.startswith("encoder:"):
         from peacewatch.nlp.encoder import load_encoder_analyzer
 
-        # encoder[:torch|onnx|onnx-int8][+prefilter]
+        # encoder[:torch|onnx|onnx-int8][+nogate]
         runtime, _, option = backend.partition(":")[2].partition("+")
-        return load_encoder_analyzer(codebook, runtime=runtime or None, prefilter=True if option == "prefilter" else None)
+        if option not in ("", "nogate"):
+            raise ConfigError(f"nlp.backend: unknown encoder option +{option} in {backend!r} (available: +nogate)")
+        return load_encoder_analyzer(codebook, runtime=runtime or None, gate=False if option == "nogate" else None)
     raise ConfigError(f"nlp.backend: unknown backend {backend!r} (available: lexicon, encoder, nli)")
 
 

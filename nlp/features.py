@@ -19,6 +19,8 @@ Each candidate gets one feature vector:
 from __future__ import annotations
 
 import re
+import zlib
+from collections import Counter
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -97,6 +99,30 @@ class Candidate:
     spans: list[tuple[int, int]]  # character spans of the mentions (or of the pronoun when carried)
 
 
+BOW_DIM = 1 << 14
+LEXICON_CACHE = 4096  # sentences whose lexicon cues are remembered (a few articles' worth)
+_WORD_RE = re.compile(r"\w+")
+
+
+def bow_terms(text: str) -> tuple[np.ndarray, np.ndarray]:
+    """The non-zero entries of `bow_vector(text)`: bucket indices and their values."""
+    words = _WORD_RE.findall(text.lower())
+    counts = Counter(zlib.crc32(token.encode("utf-8")) % BOW_DIM
+                     for token in words + [a + " " + b for a, b in zip(words, words[1:])])
+    indices = np.fromiter(counts.keys(), dtype=np.int64, count=len(counts))
+    values = np.log1p(np.fromiter(counts.values(), dtype=np.float32, count=len(counts)))
+    return indices, values / max(1e-9, float(np.linalg.norm(values)))
+
+
+def bow_vector(text: str) -> np.ndarray:
+    """Hashed bag of lower-cased words and word pairs (crc32 buckets, log counts, L2-normalised)."""
+    indices, values = bow_terms(text)
+    vector = np.zeros(BOW_DIM, dtype=np.float32)
+    vector[indices] = values
+    return vector
+
+
+
 @dataclass
 class TextUnits:
     """A text cut into sentences, with the headline (if any) kept apart from the claim sentences."""
@@ -156,6 +182,7 @@ class Featurizer:
             for pid, pos in codebook.positions.items()
         }
         self.proposition_vectors: np.ndarray | None = None  # (positions, 2, dim), set by the analyzer
+        self._lexicon_cache: dict[str, np.ndarray] = {}
 
     # -- text -> sentences and candidates -------------------------------------------------------------
     def units(self, text: str) -> TextUnits:
@@ -195,16 +222,6 @@ class Featurizer:
                 previous_holder = holder
         return units
 
-    def relevant(self, sentence: str) -> bool:
-        """Cheap gate before the encoder: some position's lexicon pattern or codebook keyword occurs."""
-        return any(self.lexicon.positions[p]["relevant"].search(sentence) or self.keywords[p].search(sentence)
-                   for p in self.position_ids)
-
-    def prefilter(self, units: TextUnits) -> None:
-        """Drop the candidates of sentences that no position's cues touch (they rarely carry a claim)."""
-        keep = {i for i in {c.sentence for c in units.candidates} if self.relevant(units.sentences[i])}
-        units.candidates = [c for c in units.candidates if c.sentence in keep]
-
     def _speaker_named(self, sentence: str, mentions) -> bool:
         for verb in self.lexicon.speech.finditer(sentence):
             if any(0 <= verb.start() - m[1] <= 40 or 0 <= m[0] - verb.end() <= 25 for m in mentions):
@@ -226,7 +243,16 @@ class Featurizer:
 
     # -- features -----------------------------------------------------------------------------------------
     def sentence_lexicon(self, sentence: str) -> np.ndarray:
-        """Per position: relevant, keyword, lexicon favor/against/neutral (5 x positions)."""
+        """Per position: relevant, keyword, lexicon favor/against/neutral (5 x positions). Remembered for the
+        last sentences seen: the gate and the features both ask for them."""
+        cached = self._lexicon_cache.get(sentence)
+        if cached is None:
+            if len(self._lexicon_cache) >= LEXICON_CACHE:
+                self._lexicon_cache.clear()
+            cached = self._lexicon_cache[sentence] = self._sentence_lexicon(sentence)
+        return cached
+
+    def _sentence_lexicon(self, sentence: str) -> np.ndarray:
         out = np.zeros((len(self.position_ids), 5), dtype=np.float32)
         for j, pid in enumerate(self.position_ids):
             if self.lexicon.positions[pid]["relevant"].search(sentence):

@@ -35,6 +35,7 @@ from peacewatch.nlp.encoder import (
     topic_features,
 )
 from peacewatch.nlp.features import Featurizer, TextUnits
+from peacewatch.nlp.gate import SentenceGate, fit_gate, gate_features
 
 MODELS_DIR = ARTEFACTS_DIR.parent
 EXAMPLES_PATH = MODELS_DIR / "codebook_examples.jsonl"
@@ -58,7 +59,8 @@ CONFIG = {
     "input_dropout": 0.2,
     "claim_weight": 3.0,   # loss weight of favor/against/neutral targets against "no claim"
     "topic_c": 10.0,       # inverse L2 strength of the topic logistic regressions (hashed bag of words)
-    "prefilter": False,    # True: only sentences with a position cue go through the encoder (faster; -6.1 dev F1 points, docs/benchmarks.md)
+    "gate_c": 4.0,         # inverse L2 strength of the sentence gate's logistic regression (nlp/gate.py)
+    "gate_tolerance": 0.005,  # the gate may cost at most this much dev claim micro-F1 (None: no gate)
 }
 
 
@@ -137,9 +139,8 @@ class Encoded:
         states, offsets, vectors = encoder.encode(flat)
         self.cand_sentence: list[int] = []  # global sentence index of each candidate row
         self.cand_masks: list[tuple[np.ndarray, np.ndarray]] = []  # (mention tokens, window tokens)
-        self.cand_relevant: list[bool] = []  # passes the inference-time prefilter
         pos_ids = featurizer.position_ids
-        xs, ys, masks, self.owner, self.topic_x = [], [], [], [], []
+        xs, ys, masks, self.owner = [], [], [], []
         self.sentence_vectors = []
         self.missed = 0
         cursor = 0
@@ -148,12 +149,9 @@ class Encoded:
             sv = vectors[cursor:cursor + n]
             x = featurizer.features(units, states[cursor:cursor + n], offsets[cursor:cursor + n], sv)
             for cand in units.candidates:
-                self.cand_relevant.append(featurizer.relevant(units.sentences[cand.sentence]))
                 self.cand_sentence.append(cursor + cand.sentence)
                 self.cand_masks.append(featurizer.candidate_masks(cand, offsets[cursor + cand.sentence]))
             self.sentence_vectors.append(sv)
-            encoded = sorted({c.sentence for c in units.candidates})  # as at inference (EncoderAnalyzer.analyze)
-            self.topic_x.append(topic_features(featurizer, " ".join(units.sentences), sv[encoded]))
             cursor += n
             y = np.zeros((len(units.candidates), len(pos_ids)), dtype=np.int64)
             m = np.ones((len(units.candidates), len(pos_ids)), dtype=np.float32)
@@ -187,7 +185,23 @@ class Encoded:
         self.y = np.concatenate(ys) if ys else np.zeros((0, len(pos_ids)), np.int64)
         self.mask = np.concatenate(masks) if masks else np.zeros((0, len(pos_ids)), np.float32)
         self.owner = np.asarray(self.owner, dtype=np.int64)
-        self.topic_x = np.asarray(self.topic_x, dtype=np.float32)
+        self.cand_sentence_arr = np.asarray(self.cand_sentence, dtype=np.int64)
+
+    def gate_sentences(self) -> tuple[np.ndarray, np.ndarray]:
+        """The distinct candidate sentences (global indices) and whether each carries a gold claim."""
+        sentences = np.unique(self.cand_sentence_arr)
+        claimed = set(self.cand_sentence_arr[(self.y > 0).any(1)].tolist())
+        return sentences, np.array([s in claimed for s in sentences.tolist()], dtype=int)
+
+    def topic_matrix(self, featurizer: Featurizer, kept: np.ndarray) -> np.ndarray:
+        """Topic features per passage, with the vectors of the candidate sentences that pass the gate
+        (`kept`: per candidate row), as EncoderAnalyzer.analyze() computes them."""
+        rows = []
+        for p_index, (units, sv) in enumerate(zip(self.units, self.sentence_vectors)):
+            passes = kept[self.owner == p_index]
+            encoded = sorted({cand.sentence for cand, ok in zip(units.candidates, passes) if ok})
+            rows.append(topic_features(featurizer, " ".join(units.sentences), sv[encoded]))
+        return np.asarray(rows, dtype=np.float32)
 
 
 # -- the claim heads ---------------------------------------------------------------------------------------------
@@ -350,18 +364,18 @@ def _fit_temperature(logit_probs: np.ndarray, y: np.ndarray, mask: np.ndarray) -
 
 
 def _passage_claims(data: Encoded, probs: np.ndarray, position_ids: list[str], threshold: float, heads: Heads | None,
-                    prefilter: bool = True):
-    """Article-level claims per passage from cached probabilities, as EncoderAnalyzer.analyze() makes them."""
+                    kept: np.ndarray | None = None):
+    """Article-level claims per passage from cached probabilities, as EncoderAnalyzer.analyze() makes them;
+    `kept` (per candidate row): the candidates that pass the sentence gate (None: all)."""
     import copy
 
     out = []
-    relevant = np.asarray(data.cand_relevant, dtype=bool)
     for p_index, units in enumerate(data.units):
         rows = np.flatnonzero(data.owner == p_index)
-        if prefilter:
+        if kept is not None:
             units = copy.copy(units)
-            units.candidates = [c for c, r in zip(units.candidates, rows) if relevant[r]]
-            rows = rows[relevant[rows]]
+            units.candidates = [c for c, r in zip(units.candidates, rows) if kept[r]]
+            rows = rows[kept[rows]]
         found = sentence_claims(units, probs[rows], position_ids, threshold)
         out.append(merge_claims(found, units, heads))
     return out
@@ -403,16 +417,57 @@ def _best_threshold(grid: list[float], f1_at) -> float:
     return best_t
 
 
+# -- the sentence gate ------------------------------------------------------------------------------------------
+def _gate_scores(data: Encoded, gate: SentenceGate, featurizer: Featurizer) -> tuple[np.ndarray, np.ndarray]:
+    """The gate's score of each distinct candidate sentence (in `data.gate_sentences()` order) and of each
+    candidate row's sentence."""
+    sentences = np.unique(data.cand_sentence_arr)
+    scores = gate.scores(featurizer, [data.flat_sentences[i] for i in sentences])
+    return scores, scores[np.searchsorted(sentences, data.cand_sentence_arr)]
+
+
+def _fit_gate(train: Encoded, dev: Encoded, featurizer: Featurizer, dev_f1_with, floor: float, config: dict):
+    """Train the sentence gate (nlp/gate.py) on train's candidate sentences; its threshold is the highest on a
+    grid whose dev claim F1 (`dev_f1_with(kept rows)`) is still >= `floor`.
+    Returns (arrays, meta, kept train rows, kept dev rows)."""
+    from scipy import sparse
+
+    sentences, labels = train.gate_sentences()
+    texts = [train.flat_sentences[i] for i in sentences]
+    features = sparse.vstack([sparse.csr_matrix(gate_features(featurizer, texts[k:k + 1000]))
+                              for k in range(0, len(texts), 1000)])
+    weights, bias = fit_gate(features, labels, config["gate_c"])
+    weights = weights.astype(np.float16)  # as stored
+    gate = SentenceGate(weights, bias, 0.0)
+    train_rows = _gate_scores(train, gate, featurizer)[1]
+    dev_sentence_scores, dev_rows = _gate_scores(dev, gate, featurizer)
+    threshold = 0.0
+    for t in (float(round(t, 2)) for t in np.arange(0.05, 0.951, 0.05)):
+        if dev_f1_with(dev_rows >= t) >= floor:
+            threshold = t
+    kept, dev_labels = dev_sentence_scores >= threshold, dev.gate_sentences()[1]
+    meta = {"threshold": threshold, "tolerance": config["gate_tolerance"],
+            "kept_dev_sentences": round(float(kept.mean()), 4),
+            "kept_dev_claim_sentences": round(float(kept[dev_labels == 1].mean()) if dev_labels.any() else 1.0, 4)}
+    arrays = {"g_w": weights, "g_b": np.array([bias], dtype=np.float32)}
+    return arrays, meta, train_rows >= threshold, dev_rows >= threshold
+
+
 # -- topics -------------------------------------------------------------------------------------------------------
-def _topic_head(train: Encoded, dev: Encoded, topic_ids: list[str], config: dict):
+def _topic_head(train: Encoded, dev: Encoded, featurizer: Featurizer, kept: tuple[np.ndarray, np.ndarray],
+                config: dict):
+    """Per-topic logistic regressions (train) and thresholds (dev); `kept`: the gate's decisions per
+    candidate row of train and dev, since the topic features use the vectors of the encoded sentences."""
     from sklearn.linear_model import LogisticRegression
 
-    def matrix(data: Encoded):
+    topic_ids = featurizer.codebook.topic_ids
+
+    def matrix(data: Encoded, data_kept: np.ndarray):
         keep = [i for i, p in enumerate(data.passages) if p.get("topics") is not None]
         y = np.array([[t in data.passages[i]["topics"] for t in topic_ids] for i in keep], dtype=int)
-        return data.topic_x[keep], y
+        return data.topic_matrix(featurizer, data_kept)[keep], y
 
-    xtr, ytr = matrix(train)
+    xtr, ytr = matrix(train, kept[0])
     weights = np.zeros((xtr.shape[1], len(topic_ids)), dtype=np.float32)
     bias = np.zeros(len(topic_ids), dtype=np.float32)
     for k in range(len(topic_ids)):
@@ -422,7 +477,7 @@ def _topic_head(train: Encoded, dev: Encoded, topic_ids: list[str], config: dict
         model = LogisticRegression(C=config["topic_c"], max_iter=2000, class_weight="balanced")
         model.fit(xtr, ytr[:, k])
         weights[:, k], bias[k] = model.coef_[0], model.intercept_[0]
-    xdv, ydv = matrix(dev)
+    xdv, ydv = matrix(dev, kept[1])
     thresholds = [0.5] * len(topic_ids)
     if len(xdv):
         p = 1 / (1 + np.exp(-(xdv @ weights + bias)))
@@ -494,9 +549,7 @@ def train(out_dir: Path = ARTEFACTS_DIR, seed: int | None = None, train_passages
     for m, member in enumerate(members):
         for key, value in member.items():
             arrays[f"{key}_{m}"] = value
-    topic_arrays, topic_thresholds = _topic_head(tr, dv, codebook.topic_ids, config)
-    arrays.update(topic_arrays)
-    arrays = {k: np.ascontiguousarray(v, dtype=np.float16 if k.startswith(("w1_", "w2_", "t_w")) else np.float32)
+    arrays = {k: np.ascontiguousarray(v, dtype=np.float16 if k.startswith(("w1_", "w2_")) else np.float32)
               for k, v in arrays.items()}
     meta = {
         "version": "1",
@@ -515,23 +568,37 @@ def train(out_dir: Path = ARTEFACTS_DIR, seed: int | None = None, train_passages
         "temperature": 1.0,
         "threshold": 0.5,
         "platt": [1.0, 0.0],
-        "topic_thresholds": topic_thresholds,
-        "prefilter": bool(config.get("prefilter")),
+        "gate": None,
     }
-    prefilter = bool(config.get("prefilter"))
     heads = Heads(arrays, meta)
-    # temperature, then the claim threshold and Platt calibration, on dev
+    # on dev: the temperature, the claim threshold, the sentence gate, the claim threshold again behind the
+    # gate, then the Platt calibration of the claims that come out
     raw = heads.claim_probs(dv.x)
     meta["temperature"] = _fit_temperature(raw, dv.y, dv.mask) if len(dv.x) else 1.0
-    heads = Heads(arrays, meta)
-    probs = heads.claim_probs(dv.x)
-    meta["threshold"] = _best_threshold(
-        [float(round(t, 3)) for t in np.arange(0.15, 0.851, 0.025)],
-        lambda t: _micro_f1(dev_passages, _passage_claims(dv, probs, codebook.position_ids, t, None, prefilter))[0],
-    )
-    f1, pairs = _micro_f1(dev_passages, _passage_claims(dv, probs, codebook.position_ids, meta["threshold"], None, prefilter))
+    probs = Heads(arrays, meta).claim_probs(dv.x)
+
+    def dev_f1(threshold: float, kept: np.ndarray | None = None) -> float:
+        return _micro_f1(dev_passages, _passage_claims(dv, probs, codebook.position_ids, threshold, None, kept))[0]
+
+    grid = [float(round(t, 3)) for t in np.arange(0.15, 0.851, 0.025)]
+    meta["threshold"] = _best_threshold(grid, dev_f1)
+    kept_tr, kept_dv = np.ones(len(tr.x), dtype=bool), np.ones(len(dv.x), dtype=bool)
+    if config.get("gate_tolerance") is not None and len(tr.x) and len(dv.x):
+        ungated = dev_f1(meta["threshold"])
+        gate_arrays, meta["gate"], kept_tr, kept_dv = _fit_gate(
+            tr, dv, featurizer, lambda kept: dev_f1(meta["threshold"], kept), ungated - config["gate_tolerance"], config)
+        arrays.update(gate_arrays)
+        meta["threshold"] = _best_threshold(grid, lambda t: dev_f1(t, kept_dv))
+        meta["gate"]["dev_claim_micro_f1_ungated"] = round(ungated, 4)
+        log(f"sentence gate: threshold {meta['gate']['threshold']}, keeps {meta['gate']['kept_dev_sentences']:.0%} of the "
+            f"dev candidate sentences ({meta['gate']['kept_dev_claim_sentences']:.0%} of those with a claim); "
+            f"dev F1 without it {ungated:.3f}")
+    f1, pairs = _micro_f1(dev_passages, _passage_claims(dv, probs, codebook.position_ids, meta["threshold"], None, kept_dv))
     meta["platt"] = _fit_platt(pairs)
     meta["dev_claim_micro_f1"] = round(f1, 4)
+    topic_arrays, meta["topic_thresholds"] = _topic_head(tr, dv, featurizer, (kept_tr, kept_dv), config)
+    arrays.update({k: np.ascontiguousarray(v, dtype=np.float16 if k == "t_w" else np.float32)
+                   for k, v in topic_arrays.items()})
     save_file(arrays, str(out_dir / "heads.safetensors"))
     (out_dir / "meta.json").write_text(json.dumps(meta, indent=1, sort_keys=True) + "\n", encoding="utf-8")
     log(f"dev claim micro-F1 {f1:.3f} at threshold {meta['threshold']} (temperature {meta['temperature']}); "

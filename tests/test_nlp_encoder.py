@@ -164,3 +164,41 @@ def test_a_syndicated_copy_reuses_the_encoded_sentences(analyzer, monkeypatch):
     edited = text + " The Kremlin repeated that Ukraine must never join NATO."
     analyzer.analyze(edited)
     assert [shape[0] for shape in passes] == [1]  # only the new sentence is encoded
+
+
+def test_the_sentence_gate_keeps_claim_sentences_from_the_encoder_only(analyzer, monkeypatch):
+    """The trained gate decides which candidate sentences are encoded: a sentence that names an actor but
+    carries no position is skipped, a claim sentence is not; `+nogate` encodes both."""
+    gate = analyzer.heads.meta["gate"]
+    assert analyzer.gate is not None and 0 < gate["threshold"] < 1
+    # it skips work, at a dev cost within the tolerance it was tuned for
+    assert gate["kept_dev_sentences"] < 0.9
+    assert analyzer.heads.meta["dev_claim_micro_f1"] >= gate["dev_claim_micro_f1_ungated"] - gate["tolerance"]
+    idle = "Zelensky visited a children's hospital in Kharkiv on Tuesday and thanked the doctors."
+    claim = "Peskov said Moscow would not accept a ceasefire before a full settlement was agreed."
+    encoded: list[str] = []
+    original = analyzer.encoder.encode
+    monkeypatch.setattr(analyzer.encoder, "encode", lambda sentences, **kw: encoded.extend(sentences) or original(sentences, **kw))
+    _topics, claims = analyzer.analyze(f"{idle} {claim}")
+    assert encoded == [claim]
+    assert ("russia", "ceasefire_first", "against") in {(c.actor, c.position, c.stance) for c in claims}
+
+    ungated = EncoderAnalyzer(default_codebook(), runtime="torch", gate=False)
+    assert ungated.gate is None and ungated.model_version == analyzer.model_version
+    encoded.clear()
+    unfiltered = ungated.encoder.encode
+    monkeypatch.setattr(ungated.encoder, "encode", lambda sentences, **kw: encoded.extend(sentences) or unfiltered(sentences, **kw))
+    ungated.analyze(f"{idle} {claim}")
+    assert encoded == [idle, claim]
+
+
+def test_the_backend_string_selects_the_gate(monkeypatch):
+    from peacewatch.config import ConfigError
+    from peacewatch.nlp.analyze import load_analyzer
+
+    assert load_analyzer("encoder:torch").gate is not None
+    assert load_analyzer("encoder:torch+nogate").gate is None
+    monkeypatch.setenv("PEACEWATCH_ENCODER_GATE", "0")
+    assert load_analyzer("encoder:torch").gate is None
+    with pytest.raises(ConfigError, match=r"unknown encoder option \+prefilter"):
+        load_analyzer("encoder:torch+prefilter")
