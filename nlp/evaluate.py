@@ -46,6 +46,7 @@ class Document:
     pred: list[tuple[Triple, float]] = field(default_factory=list)  # (claim, confidence), one per pair
     pred_topics: set[str] = field(default_factory=set)
     headline_only: set[Triple] = field(default_factory=set)  # predicted claims resting on the headline
+    language: str = ""
 
 
 @dataclass
@@ -171,6 +172,7 @@ class Report:
     per_position: dict[str, PRF]
     per_actor: dict[str, PRF]
     per_stance: dict[str, PRF]
+    per_language: dict[str, PRF]
     topics: dict[str, PRF]
     topic_macro_f1: float
     ece: float
@@ -208,6 +210,7 @@ class Report:
         lines += table("per position", self.per_position)
         lines += table("per actor", self.per_actor)
         lines += table("per stance", self.per_stance)
+        lines += table("per language", self.per_language)
         lines += table("topics", self.topics)
         lines += [f"topic macro-F1 = {self.topic_macro_f1:.3f}", f"ECE (10 bins) = {self.ece:.3f}"]
         return "\n".join(lines)
@@ -232,6 +235,8 @@ def score(docs: Sequence[Document], codebook, split: str = "", backend: str = ""
         per_position=per_position,
         per_actor={a: claim_prf(docs, 0, a) for a in codebook.actor_ids},
         per_stance={s: claim_prf(docs, 2, s) for s in STANCES},
+        per_language={lang: claim_prf([d for d in docs if d.language == lang])
+                      for lang in sorted({d.language for d in docs})},
         topics=topics,
         topic_macro_f1=sum(m.f1 for m in topics.values()) / len(topics),
         ece=expected_calibration_error(calibration_pairs(docs)),
@@ -239,8 +244,8 @@ def score(docs: Sequence[Document], codebook, split: str = "", backend: str = ""
 
 
 # -- data -----------------------------------------------------------------------------------------------------
-def load_documents(split: str) -> list[tuple[str, str, set[Triple], set[str], str | None]]:
-    """(id, text, gold claims, gold topics, headline or None) for a split."""
+def load_documents(split: str) -> list[tuple[str, str, set[Triple], set[str], str | None, str]]:
+    """(id, text, gold claims, gold topics, headline or None, language) for a split."""
     if split == "newsroom":
         out = []
         for line in NEWSROOM_GOLD.read_text(encoding="utf-8").splitlines():
@@ -248,12 +253,13 @@ def load_documents(split: str) -> list[tuple[str, str, set[Triple], set[str], st
                 a = json.loads(line)
                 gold = {(c["actor"], c["position"], c["stance"]) for c in a["claims"]}
                 text = f"{a['headline']}\n\n{a['body']}" if a.get("headline") else a["body"]
-                out.append((a["article_id"], text, gold, set(a["topics"]), a.get("headline")))
+                out.append((a["article_id"], text, gold, set(a["topics"]), a.get("headline"), a.get("language", "en")))
         return out
     from peacewatch.nlp.splits import load_split
 
     return [
-        (r["id"], r["text"], {(c["actor"], c["position"], c["stance"]) for c in r["claims"]}, set(r["topics"]), None)
+        (r["id"], r["text"], {(c["actor"], c["position"], c["stance"]) for c in r["claims"]}, set(r["topics"]), None,
+         r["language"])
         for r in load_split(split, for_evaluation=True)
     ]
 
@@ -261,9 +267,9 @@ def load_documents(split: str) -> list[tuple[str, str, set[Triple], set[str], st
 def run_backend(analyzer, documents) -> tuple[list[Document], float]:
     docs = []
     started = time.perf_counter()
-    for doc_id, text, gold, gold_topics, headline in documents:
+    for doc_id, text, gold, gold_topics, headline, language in documents:
         topics, claims = analyzer.analyze(text)
-        doc = Document(doc_id, gold, gold_topics, pred_topics=set(topics))
+        doc = Document(doc_id, gold, gold_topics, pred_topics=set(topics), language=language)
         for claim in claims:
             triple = (claim.actor, claim.position, claim.stance)
             doc.pred.append((triple, float(claim.confidence)))

@@ -131,6 +131,7 @@ class TextUnits:
     claim_sentences: list[int]  # indices of sentences that can carry evidence (not the headline)
     paragraph_of: list[int]
     candidates: list[Candidate] = field(default_factory=list)
+    mentions: dict[int, list[tuple[int, int, str]]] = field(default_factory=dict)  # per claim sentence
 
 
 def looks_like_headline(paragraph: str, rest: list[str]) -> bool:
@@ -207,7 +208,7 @@ class Featurizer:
             if paragraph_of[i] != previous_paragraph:
                 previous_holder = None if paragraph_of[i] - previous_paragraph > 1 else previous_holder
             previous_paragraph = paragraph_of[i]
-            mentions = self.mentions.find(sentence)
+            mentions = units.mentions[i] = self.mentions.find(sentence)
             by_actor: dict[str, list[tuple[int, int]]] = {}
             for start, end, actor in mentions:
                 by_actor.setdefault(actor, []).append((start, end))
@@ -292,15 +293,13 @@ class Featurizer:
         assert self.proposition_vectors is not None
         sims = np.einsum("sd,pkd->spk", sentence_vectors, self.proposition_vectors).reshape(len(units.sentences), -1)
         lexical: dict[int, np.ndarray] = {}
-        mentions_of: dict[int, list] = {}
         rows = []
         for cand in units.candidates:
             i = cand.sentence
             sentence = units.sentences[i]
             if i not in lexical:
                 lexical[i] = self.sentence_lexicon(sentence)
-                mentions_of[i] = self.mentions.find(sentence)
-            mentions = mentions_of[i]
+            mentions = units.mentions[i]
             first = mentions[0][2] == cand.actor if mentions else False
             holder = self.holder(sentence, mentions) == cand.actor if mentions else cand.carried
             start = min(s for s, _ in cand.spans)

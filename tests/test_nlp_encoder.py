@@ -202,3 +202,21 @@ def test_the_backend_string_selects_the_gate(monkeypatch):
     assert load_analyzer("encoder:torch").gate is None
     with pytest.raises(ConfigError, match=r"unknown encoder option \+prefilter"):
         load_analyzer("encoder:torch+prefilter")
+
+
+def test_the_inference_shortcuts_match_the_features_the_heads_were_trained_on(analyzer):
+    """Topics and the gate score sparse bags of words at inference; training used dense feature rows."""
+    import numpy as np
+
+    from peacewatch.nlp.encoder import topic_features
+    from peacewatch.nlp.gate import gate_features
+
+    paragraph = ("Ukrainian and Russian negotiators agreed in Istanbul to exchange 1,000 prisoners each. "
+                 "Kremlin aide Vladimir Medinsky said Moscow wanted a ceasefire only after Kyiv withdrew its troops.")
+    vectors = analyzer.encoder.encode([paragraph])[2]
+    heads = analyzer.heads
+    dense = topic_features(analyzer.featurizer, paragraph, vectors) @ heads.a["t_w"] + heads.a["t_b"]
+    assert np.allclose(heads.paragraph_topic_probs(analyzer.featurizer, paragraph, vectors), 1 / (1 + np.exp(-dense)), atol=1e-5)
+    sentences = [paragraph, "The weather in Geneva was mild."]
+    dense_gate = gate_features(analyzer.featurizer, sentences) @ analyzer.gate.weights + analyzer.gate.bias
+    assert np.allclose(analyzer.gate.scores(analyzer.featurizer, sentences), 1 / (1 + np.exp(-dense_gate)), atol=1e-5)

@@ -30,6 +30,7 @@ def _docs():
               (("ukraine", "ceasefire_first", "neutral"), 0.6),
               (("china", "military_aid", "favor"), 0.3)],
         pred_topics={"ceasefire"},
+        language="en",
     )
     # doc 2: gold 1 claim, predicted right; plus a headline-only claim that counts as a false positive
     d2 = Document(
@@ -40,6 +41,7 @@ def _docs():
               (("nato", "ukraine_nato_ban", "against"), 0.7)],
         pred_topics={"military_aid", "diplomacy"},
         headline_only={("nato", "ukraine_nato_ban", "against")},
+        language="ru",
     )
     return [d1, d2]
 
@@ -89,8 +91,11 @@ def test_topic_macro_f1_and_the_report():
     # 3 of the 9 topics have support; the other six score 0 F1 (no tp)
     assert report.topic_macro_f1 == pytest.approx(2 / 9)
     assert report.claim.f1 == pytest.approx(0.4)
+    # per language: d1 (en) 1 of 3 right with 2 false positives; d2 (ru) 1 of 2 right, 1 false positive
+    assert (report.per_language["en"].tp, report.per_language["en"].fp, report.per_language["en"].fn) == (1, 2, 2)
+    assert (report.per_language["ru"].tp, report.per_language["ru"].fp, report.per_language["ru"].fn) == (1, 1, 1)
     text = report.format()
-    assert "claim micro" in text and "stance confusion" in text and "ECE" in text
+    assert "claim micro" in text and "stance confusion" in text and "ECE" in text and "per language" in text
 
 
 def test_split_is_by_group_deterministic_and_guards_the_test_split():
