@@ -137,7 +137,7 @@ class Encoded:
         flat = [s for u in self.units for s in u.sentences]
         self.flat_sentences = flat
         states, offsets, vectors = encoder.encode(flat)
-        self.cand_sentence: list[int] = []  # global sentence index of each candidate row
+        cand_sentence: list[int] = []  # global sentence index of each candidate row
         self.cand_masks: list[tuple[np.ndarray, np.ndarray]] = []  # (mention tokens, window tokens)
         pos_ids = featurizer.position_ids
         xs, ys, masks, self.owner = [], [], [], []
@@ -149,7 +149,7 @@ class Encoded:
             sv = vectors[cursor:cursor + n]
             x = featurizer.features(units, states[cursor:cursor + n], offsets[cursor:cursor + n], sv)
             for cand in units.candidates:
-                self.cand_sentence.append(cursor + cand.sentence)
+                cand_sentence.append(cursor + cand.sentence)
                 self.cand_masks.append(featurizer.candidate_masks(cand, offsets[cursor + cand.sentence]))
             self.sentence_vectors.append(sv)
             cursor += n
@@ -185,12 +185,12 @@ class Encoded:
         self.y = np.concatenate(ys) if ys else np.zeros((0, len(pos_ids)), np.int64)
         self.mask = np.concatenate(masks) if masks else np.zeros((0, len(pos_ids)), np.float32)
         self.owner = np.asarray(self.owner, dtype=np.int64)
-        self.cand_sentence_arr = np.asarray(self.cand_sentence, dtype=np.int64)
+        self.cand_sentence = np.asarray(cand_sentence, dtype=np.int64)
 
     def gate_sentences(self) -> tuple[np.ndarray, np.ndarray]:
         """The distinct candidate sentences (global indices) and whether each carries a gold claim."""
-        sentences = np.unique(self.cand_sentence_arr)
-        claimed = set(self.cand_sentence_arr[(self.y > 0).any(1)].tolist())
+        sentences = np.unique(self.cand_sentence)
+        claimed = set(self.cand_sentence[(self.y > 0).any(1)].tolist())
         return sentences, np.array([s in claimed for s in sentences.tolist()], dtype=int)
 
     def topic_matrix(self, featurizer: Featurizer, kept: np.ndarray) -> np.ndarray:
@@ -421,9 +421,9 @@ def _best_threshold(grid: list[float], f1_at) -> float:
 def _gate_scores(data: Encoded, gate: SentenceGate, featurizer: Featurizer) -> tuple[np.ndarray, np.ndarray]:
     """The gate's score of each distinct candidate sentence (in `data.gate_sentences()` order) and of each
     candidate row's sentence."""
-    sentences = np.unique(data.cand_sentence_arr)
+    sentences = np.unique(data.cand_sentence)
     scores = gate.scores(featurizer, [data.flat_sentences[i] for i in sentences])
-    return scores, scores[np.searchsorted(sentences, data.cand_sentence_arr)]
+    return scores, scores[np.searchsorted(sentences, data.cand_sentence)]
 
 
 def _fit_gate(train: Encoded, dev: Encoded, featurizer: Featurizer, dev_f1_with, floor: float, config: dict):
