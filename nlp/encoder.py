@@ -290,8 +290,9 @@ class Heads:
         return SentenceGate(self.a["g_w"], float(self.a["g_b"][0]), float(self.meta["gate"]["threshold"]))
 
     def paragraph_topic_probs(self, featurizer: Featurizer, text: str, vectors: np.ndarray) -> np.ndarray:
-        """`topic_probs(topic_features(featurizer, text, vectors))` with the bag of words kept sparse (the
-        16k-bucket product was most of the topic stage's time)."""
+        """P(topic) of one paragraph: sigmoid(topic_features(featurizer, text, vectors) @ t_w + t_b), the
+        dense rows the topic head was trained on, computed from the non-zero buckets only (the 16k-wide
+        product was most of the topic stage's time)."""
         indices, values = bow_terms(text)
         w = self.a["t_w"]
         z = values @ w[indices] + topic_cues(featurizer, text, vectors) @ w[BOW_DIM:] + self.a["t_b"]

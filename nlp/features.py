@@ -122,7 +122,6 @@ def bow_vector(text: str) -> np.ndarray:
     return vector
 
 
-
 @dataclass
 class TextUnits:
     """A text cut into sentences, with the headline (if any) kept apart from the claim sentences."""

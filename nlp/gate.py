@@ -12,14 +12,28 @@ from __future__ import annotations
 
 import numpy as np
 
-from peacewatch.nlp.features import BOW_DIM, Featurizer, TextUnits, bow_terms, bow_vector
+from peacewatch.nlp.features import BOW_DIM, Featurizer, TextUnits, bow_terms
 
 
-def gate_features(featurizer: Featurizer, sentences: list[str]) -> np.ndarray:
-    """(sentences, features): hashed bag of words and pairs, then the lexicon's per-position cues."""
+def gate_features(featurizer: Featurizer, sentences: list[str]):
+    """Sparse (sentences, BOW_DIM + lexicon cues) matrix: hashed bag of words and pairs (`bow_vector`), then
+    the lexicon's per-position cues. The same rows serve training and inference."""
+    from scipy import sparse
+
+    columns, values, indptr = [], [], [0]
+    for sentence in sentences:
+        indices, weights = bow_terms(sentence)
+        cues = featurizer.sentence_lexicon(sentence)
+        nonzero = np.flatnonzero(cues)
+        order = np.argsort(indices)
+        columns += [indices[order], BOW_DIM + nonzero]
+        values += [weights[order], cues[nonzero]]
+        indptr.append(indptr[-1] + len(indices) + len(nonzero))
+    width = BOW_DIM + len(featurizer.sentence_lexicon(""))
     if not sentences:
-        return np.zeros((0, 0), dtype=np.float32)
-    return np.stack([np.concatenate([bow_vector(s), featurizer.sentence_lexicon(s)]) for s in sentences])
+        return sparse.csr_matrix((0, width), dtype=np.float32)
+    return sparse.csr_matrix((np.concatenate(values).astype(np.float32), np.concatenate(columns), np.asarray(indptr)),
+                             shape=(len(sentences), width))
 
 
 class SentenceGate:
@@ -31,12 +45,9 @@ class SentenceGate:
         self.threshold = float(threshold)
 
     def scores(self, featurizer: Featurizer, sentences: list[str]) -> np.ndarray:
-        """P(claim) per sentence; the same as `gate_features(...) @ weights`, with the bag of words kept sparse."""
-        z = np.full(len(sentences), self.bias, dtype=np.float32)
-        for k, sentence in enumerate(sentences):
-            indices, values = bow_terms(sentence)
-            z[k] += values @ self.weights[indices] + featurizer.sentence_lexicon(sentence) @ self.weights[BOW_DIM:]
-        return 1.0 / (1.0 + np.exp(-z))
+        """P(claim) per sentence."""
+        z = gate_features(featurizer, sentences) @ self.weights + self.bias
+        return 1.0 / (1.0 + np.exp(-np.asarray(z, dtype=np.float32)))
 
     def apply(self, featurizer: Featurizer, units: TextUnits) -> None:
         """Drop the candidates of the sentences the gate scores below its threshold."""

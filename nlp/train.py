@@ -430,12 +430,8 @@ def _fit_gate(train: Encoded, dev: Encoded, featurizer: Featurizer, dev_f1_with,
     """Train the sentence gate (nlp/gate.py) on train's candidate sentences; its threshold is the highest on a
     grid whose dev claim F1 (`dev_f1_with(kept rows)`) is still >= `floor`.
     Returns (arrays, meta, kept train rows, kept dev rows)."""
-    from scipy import sparse
-
     sentences, labels = train.gate_sentences()
-    texts = [train.flat_sentences[i] for i in sentences]
-    features = sparse.vstack([sparse.csr_matrix(gate_features(featurizer, texts[k:k + 1000]))
-                              for k in range(0, len(texts), 1000)])
+    features = gate_features(featurizer, [train.flat_sentences[i] for i in sentences])
     weights, bias = fit_gate(features, labels, config["gate_c"])
     weights = weights.astype(np.float16)  # as stored
     gate = SentenceGate(weights, bias, 0.0)
