@@ -1,11 +1,22 @@
-"""The classify job: run the configured analyzer over articles in the warehouse and store claims."""
+"""The classify job: run the configured analyzer over articles in the warehouse and store claims.
+
+The analyzer is CPU-bound Python and numpy between encoder passes, so one process with two encoder threads
+leaves a core idle half the time. With nlp.processes = N > 1 the articles are analyzed in N worker
+processes of one thread each (each loads the same model), and this process writes their results in order.
+"""
 
 from __future__ import annotations
 
 import logging
+import multiprocessing
+import os
+from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+from peacewatch.config import ConfigError, settings
+from peacewatch.contracts import Claim
 from peacewatch.nlp.analyze import Analyzer, load_analyzer
 from peacewatch.warehouse.db import writer
 from peacewatch.warehouse.store import (
@@ -27,9 +38,78 @@ class ClassifyStats:
     claims: int = 0
 
 
-def classify(db_path: Path, reclassify: bool = False, analyzer: Analyzer | None = None) -> ClassifyStats:
-    """Classify articles without results from this model and codebook (all of them with `reclassify`)."""
+# below this many articles, loading the model in every worker costs more than the workers save
+MIN_ARTICLES_PER_PROCESS = 20
+CHUNK = 8  # articles per task: neighbours in publication order (syndicated copies) share a worker's cache
+
+_WARM_UP = "Moscow said it would not accept a ceasefire before a settlement."
+_worker_analyzer: Analyzer | None = None
+
+
+def configured_processes() -> int:
+    """nlp.processes from config: a number, or "auto" for one per core."""
+    value = str(settings()["nlp"].get("processes", 1)).strip()
+    if value == "auto":
+        return os.cpu_count() or 1
+    if not value.isdigit() or int(value) < 1:
+        raise ConfigError(f"nlp.processes: expected a positive number or auto, got {value!r}")
+    return int(value)
+
+
+def _start_worker(backend: str | None) -> None:
+    global _worker_analyzer
+    os.environ["PEACEWATCH_NLP_THREADS"] = "1"
+    _worker_analyzer = load_analyzer(backend)
+
+
+def _analyze_in_worker(text: str) -> tuple[list[str], list[Claim]]:
+    assert _worker_analyzer is not None
+    return _worker_analyzer.analyze(text)
+
+
+class AnalyzerPool:
+    """`load_analyzer(backend)` in `processes` worker processes of one thread each; `map` keeps the order."""
+
+    def __init__(self, processes: int, backend: str | None = None):
+        # spawn: a forked child would inherit the parent's torch/onnxruntime thread pools in an unusable state
+        context = multiprocessing.get_context("spawn")
+        self._pool = ProcessPoolExecutor(processes, mp_context=context, initializer=_start_worker, initargs=(backend,))
+        # start every worker (and load its model) now, not on the first article
+        for started in [self._pool.submit(_analyze_in_worker, _WARM_UP) for _ in range(processes)]:
+            started.result()
+
+    def map(self, texts: list[str]) -> Iterator[tuple[list[str], list[Claim]]]:
+        return self._pool.map(_analyze_in_worker, texts, chunksize=CHUNK)
+
+    def __enter__(self) -> AnalyzerPool:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+
+def analyze_texts(texts: list[str], analyzer: Analyzer, processes: int = 1,
+                  backend: str | None = None) -> Iterator[tuple[list[str], list[Claim]]]:
+    """(topics, claims) of each text, in order: with `analyzer` in this process, or (`processes` > 1 and
+    enough texts) in an AnalyzerPool running `load_analyzer(backend)`."""
+    processes = min(processes, len(texts) // MIN_ARTICLES_PER_PROCESS)
+    if processes <= 1:
+        for text in texts:
+            yield analyzer.analyze(text)
+        return
+    with AnalyzerPool(processes, backend) as pool:
+        yield from pool.map(texts)
+
+
+def classify(db_path: Path, reclassify: bool = False, analyzer: Analyzer | None = None,
+             processes: int | None = None) -> ClassifyStats:
+    """Classify articles without results from this model and codebook (all of them with `reclassify`).
+    Worker processes (`processes`, default nlp.processes) run only with the configured analyzer: an analyzer
+    passed in is used as it is, in this process."""
+    if analyzer is not None:
+        processes = 1
     analyzer = analyzer or load_analyzer()
+    processes = configured_processes() if processes is None else processes
     codebook = analyzer.codebook
     stats = ClassifyStats(analyzer.model_id, analyzer.model_version, codebook.version)
     with writer(db_path) as con:
@@ -38,8 +118,9 @@ def classify(db_path: Path, reclassify: bool = False, analyzer: Analyzer | None 
             log.info("classify: nothing to do for %s %s", analyzer.model_id, analyzer.model_version)
             return stats
         run_id = start_model_run(con, analyzer.model_id, analyzer.model_version, codebook.version, codebook.sha256)
-        for article_id, title, body in pending:
-            topics, claims = analyzer.analyze(f"{title}\n\n{body}" if title else body)
+        texts = [f"{title}\n\n{body}" if title else body for _id, title, body in pending]
+        results = analyze_texts(texts, analyzer, processes)
+        for (article_id, _title, _body), (topics, claims) in zip(pending, results):
             save_article_results(
                 con,
                 run_id,

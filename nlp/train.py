@@ -36,6 +36,7 @@ from peacewatch.nlp.encoder import (
 )
 from peacewatch.nlp.features import Featurizer, TextUnits
 from peacewatch.nlp.gate import SentenceGate, fit_gate, gate_features
+from peacewatch.nlp.gloss import glossary_sha256
 
 MODELS_DIR = ARTEFACTS_DIR.parent
 EXAMPLES_PATH = MODELS_DIR / "codebook_examples.jsonl"
@@ -61,6 +62,7 @@ CONFIG = {
     "topic_c": 10.0,       # inverse L2 strength of the topic logistic regressions (hashed bag of words)
     "gate_c": 4.0,         # inverse L2 strength of the sentence gate's logistic regression (nlp/gate.py)
     "gate_tolerance": 0.005,  # the gate may cost at most this much dev claim micro-F1 (None: no gate)
+    "gloss": True,         # the encoder reads Russian and Ukrainian sentences as English glosses (nlp/gloss.py)
 }
 
 
@@ -255,7 +257,7 @@ def _train_members(x: np.ndarray, y: np.ndarray, mask: np.ndarray, n_positions: 
         torch.set_num_threads(threads)
 
 
-def _train_adapter(data: "Encoded", model_dir: Path, tokenizer, n_positions: int, config: dict) -> dict[str, np.ndarray]:
+def _train_adapter(data: "Encoded", encoder: TokenEncoder, n_positions: int, config: dict) -> dict[str, np.ndarray]:
     """Stage 1: LoRA deltas for the encoder, trained end to end through actor-specific pooling."""
     import torch
     from torch import nn
@@ -270,7 +272,7 @@ def _train_adapter(data: "Encoded", model_dir: Path, tokenizer, n_positions: int
     try:
         torch.manual_seed(seed)
         generator = torch.Generator().manual_seed(seed)
-        model = load_base_model(model_dir)
+        model = load_base_model(encoder.model_dir)
         for p in model.parameters():
             p.requires_grad_(False)
         loras: dict[str, tuple[nn.Parameter, nn.Parameter]] = {}
@@ -298,7 +300,7 @@ def _train_adapter(data: "Encoded", model_dir: Path, tokenizer, n_positions: int
         with_rows = [i for i, r in enumerate(rows_of) if len(r)]
         steps = cfg["epochs"] * max(1, -(-len(with_rows) // cfg["batch_passages"]))
         scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=[cfg["lr"], cfg["head_lr"]], total_steps=max(1, steps))
-        enc = tokenizer(data.flat_sentences, truncation=True, max_length=256)["input_ids"]
+        enc = encoder.tokenize(data.flat_sentences)[0]
         weights = torch.tensor([1.0] + [config["claim_weight"]] * 3)
         y_all, m_all = torch.from_numpy(data.y), torch.from_numpy(data.mask)
         model.train()
@@ -490,7 +492,7 @@ def _topic_head(train: Encoded, dev: Encoded, featurizer: Featurizer, kept: tupl
 
 # -- the entry point ------------------------------------------------------------------------------------------------
 def train(out_dir: Path = ARTEFACTS_DIR, seed: int | None = None, train_passages: list[dict] | None = None,
-          dev_passages: list[dict] | None = None, config: dict | None = None, encoder: TokenEncoder | None = None,
+          dev_passages: list[dict] | None = None, config: dict | None = None, model_dir: Path | None = None,
           codebook: Codebook | None = None, echo: bool = True, adapter_from: Path | None = None) -> dict:
     """Train the encoder backend's heads on the train split (+ the guide's examples), tune on dev, save.
 
@@ -512,28 +514,27 @@ def train(out_dir: Path = ARTEFACTS_DIR, seed: int | None = None, train_passages
         train_passages = load_split("train") + load_examples()
     if dev_passages is None:
         dev_passages = load_split("dev")
-    encoder = encoder or TokenEncoder("torch")
+    gloss_sha256 = glossary_sha256() if config["gloss"] else None  # the glossary the encoder reads from here on
+    encoder = TokenEncoder("torch", model_dir, gloss=config["gloss"])
     featurizer = Featurizer(codebook)
     set_propositions(featurizer, encoder)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     adapter_path = out_dir / ADAPTER_FILE
-    tr = Encoded(train_passages, featurizer, encoder)
-    if config.get("adapter") and adapter_from:
-        if Path(adapter_from).resolve() != adapter_path.resolve():
-            adapter_path.write_bytes(Path(adapter_from).read_bytes())
-        encoder = TokenEncoder("torch", encoder.model_dir, adapter=adapter_path)
+    if config.get("adapter"):
+        if adapter_from:
+            if Path(adapter_from).resolve() != adapter_path.resolve():
+                adapter_path.write_bytes(Path(adapter_from).read_bytes())
+        else:
+            # the adapter learns through the features of the frozen encoder's candidates
+            frozen = Encoded(train_passages, featurizer, encoder)
+            log(f"stage 1: adapter on {len(frozen.x)} candidates ({time.perf_counter() - started:.0f}s)")
+            save_file(_train_adapter(frozen, encoder, len(codebook.position_ids), config), str(adapter_path))
+        encoder = TokenEncoder("torch", encoder.model_dir, adapter=adapter_path, gloss=config["gloss"])
         set_propositions(featurizer, encoder)
-        tr = Encoded(train_passages, featurizer, encoder)
-    elif config.get("adapter"):
-        log(f"stage 1: adapter on {len(tr.x)} candidates ({time.perf_counter() - started:.0f}s)")
-        save_file(_train_adapter(tr, encoder.model_dir, encoder.tokenizer, len(codebook.position_ids), config),
-                  str(adapter_path))
-        encoder = TokenEncoder("torch", encoder.model_dir, adapter=adapter_path)
-        set_propositions(featurizer, encoder)
-        tr = Encoded(train_passages, featurizer, encoder)
     elif adapter_path.exists():
         adapter_path.unlink()
+    tr = Encoded(train_passages, featurizer, encoder)
     dv = Encoded(dev_passages, featurizer, encoder)
     log(f"encoded {len(train_passages)} train / {len(dev_passages)} dev passages: {len(tr.x)} / {len(dv.x)} candidates "
         f"(gold claims without a candidate: train {tr.missed}, dev {dv.missed}) in {time.perf_counter() - started:.1f}s")
@@ -565,6 +566,7 @@ def train(out_dir: Path = ARTEFACTS_DIR, seed: int | None = None, train_passages
         "threshold": 0.5,
         "platt": [1.0, 0.0],
         "gate": None,
+        "gloss_sha256": gloss_sha256,
     }
     heads = Heads(arrays, meta)
     # on dev: the temperature, the claim threshold, the sentence gate, the claim threshold again behind the

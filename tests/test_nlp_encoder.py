@@ -17,6 +17,7 @@ from peacewatch.nlp.encoder import (
     load_heads,
     verify_model_dir,
 )
+from peacewatch.nlp.gloss import glossary_sha256
 from peacewatch.nlp.splits import load_split
 
 
@@ -114,18 +115,19 @@ def test_article_level_claims_and_headlines(analyzer):
 def test_training_is_deterministic(tmp_path):
     from peacewatch.nlp.train import train
 
-    passages = load_split("train")[:14]
+    train_split = load_split("train")
+    passages = train_split[:12] + [p for p in train_split if p["language"] != "en"][:2]  # Cyrillic: read through the gloss
     dev = load_split("dev")[:6]
-    encoder = TokenEncoder("torch")
     config = {"members": 2, "epochs": 3, "hidden": 16, "seed": 5}
-    first = train(tmp_path / "a", train_passages=passages, dev_passages=dev, config=config, encoder=encoder, echo=False)
-    second = train(tmp_path / "b", train_passages=passages, dev_passages=dev, config=config, encoder=encoder, echo=False)
+    first = train(tmp_path / "a", train_passages=passages, dev_passages=dev, config=config, echo=False)
+    second = train(tmp_path / "b", train_passages=passages, dev_passages=dev, config=config, echo=False)
     other = train(tmp_path / "c", train_passages=passages, dev_passages=dev, config={**config, "seed": 6},
-                  encoder=encoder, echo=False)
+                  echo=False)
     for name in ("heads.safetensors", "meta.json"):
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
     assert (tmp_path / "a" / "heads.safetensors").read_bytes() != (tmp_path / "c" / "heads.safetensors").read_bytes()
     assert first == second and other["config"]["seed"] == 6
+    assert first["gloss_sha256"] == glossary_sha256()
     # the smoke model loads and answers the contract
     smoke = EncoderAnalyzer(default_codebook(), runtime="torch", artefacts_dir=tmp_path / "a")
     text = "Peskov said Russia would never accept a ceasefire."

@@ -7,7 +7,8 @@ Articles are made from the newsroom gold bodies (text only, no labels), each dis
 once (so the encoder's cache of recent sentences gets no free hits), concatenated paragraph by paragraph
 and cut at the first paragraph end past 600 words. A second figure is the rate over the newsroom's own
 articles in publication order, as `classify` meets them: syndicated copies share most sentences with
-the original. Everything runs on at most 2 threads.
+the original. Everything runs on at most 2 threads: one process with two encoder threads, and last the
+fastest runtime as `classify` runs it by default, in two worker processes of one thread each.
 Environment: PEACEWATCH_BENCH_NLP_ARTICLES (default 40), PEACEWATCH_BENCH_NLP_RUNTIMES
 (default "torch+nogate,onnx+nogate,onnx-int8+nogate,onnx-int8"; "+nogate" encodes every candidate
 sentence, without it the trained sentence gate skips the unlikely ones), PEACEWATCH_BENCH_NLP_F1=0 to skip
@@ -96,13 +97,29 @@ def measure(runtime: str, count: int, with_f1: bool, corpus: str = "bench") -> d
     return out
 
 
+def measure_processes(runtime: str, count: int) -> dict:
+    """`classify`'s worker processes (nlp/classify.py), one per core and one thread each: articles/s once started."""
+    from peacewatch.nlp.classify import AnalyzerPool
+
+    articles = bench_articles(count)
+    started = time.perf_counter()
+    with AnalyzerPool(THREADS, backend=f"encoder:{runtime}") as pool:
+        load = time.perf_counter() - started
+        started = time.perf_counter()
+        results = list(pool.map(articles))
+        seconds = time.perf_counter() - started
+    return {"runtime": runtime, "count": len(results), "rate": len(results) / seconds, "load": load}
+
+
 def _measure_in_subprocess(runtime: str, count: int, with_f1: bool, corpus: str = "bench") -> dict:
     import subprocess
     import sys
 
+    call = f"measure({runtime!r}, {count}, {with_f1}, {corpus!r})" if corpus != "processes" else \
+        f"measure_processes({runtime!r}, {count})"
     proc = subprocess.run(
-        [sys.executable, "-c", "import json, sys; from peacewatch.bench.nlp import measure; "
-         f"print('RESULT', json.dumps(measure({runtime!r}, {count}, {with_f1}, {corpus!r})))"],
+        [sys.executable, "-c", "import json, sys; from peacewatch.bench.nlp import measure, measure_processes; "
+         f"print('RESULT', json.dumps({call}))"],
         capture_output=True, text=True, timeout=3600,
     )
     found = [line for line in proc.stdout.splitlines() if line.startswith("RESULT ")]
@@ -158,5 +175,10 @@ def run() -> list[str]:
         r = _measure_in_subprocess(best, count, False, corpus="newsroom")
         what = f"encoder/{best} on the newsroom's articles in publication order (syndicated copies share sentences, as in `classify`)"
         lines.append(f"{what}: failed ({r['error']})" if "error" in r else f"{what}: {r['rate']:.1f} articles/s ({r['count']} articles)")
+        r = _measure_in_subprocess(best, count, False, corpus="processes")
+        what = f"encoder/{best} in {THREADS} worker processes of one thread each (`classify`'s default, nlp.processes)"
+        lines.append(f"{what}: failed ({r['error']})" if "error" in r else
+                     f"{what}: {r['rate']:.1f} articles/s once started (start-up {r['load']:.1f}s), "
+                     f"x{r['rate'] / results[best]['rate']:.2f} the one-process rate, x{r['rate'] / base['rate']:.2f} {baseline}")
     lines.append(f"load average at the end {os.getloadavg()[0]:.1f}")
     return lines
