@@ -93,6 +93,9 @@ def analyze_texts(texts: list[str], analyzer: Analyzer, processes: int = 1,
     """(topics, claims) of each text, in order: with `analyzer` in this process, or (`processes` > 1 and
     enough texts) in an AnalyzerPool running `load_analyzer(backend)`."""
     processes = min(processes, len(texts) // MIN_ARTICLES_PER_PROCESS)
+    if processes > 1 and multiprocessing.current_process().daemon:
+        log.warning("classify: running inside a daemonic process (no children allowed): analyzing in this process")
+        processes = 1
     if processes <= 1:
         for text in texts:
             yield analyzer.analyze(text)
