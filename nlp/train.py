@@ -48,7 +48,7 @@ CONFIG = {
     "seed": 13,
     # stage 1: a low-rank adapter (LoRA) on every linear layer of the 6 encoder layers, trained with a
     # small candidate head on the same targets; merged into the encoder weights at load time. None = frozen.
-    "adapter": {"rank": 16, "alpha": 32, "epochs": 4, "lr": 5e-4, "head_lr": 1e-3, "batch_passages": 16,
+    "adapter": {"rank": 16, "alpha": 32, "epochs": 6, "lr": 5e-4, "head_lr": 1e-3, "batch_passages": 16,
                 "hidden": 256, "threads": 2},
     "members": 5,          # ensemble size
     "hidden": 192,
