@@ -79,3 +79,19 @@ def test_a_model_trained_on_another_glossary_refuses_to_load(tmp_path):
     (artefacts / "meta.json").write_text(json.dumps(meta), encoding="utf-8")
     with pytest.raises(EncoderError, match="glossary changed"):
         EncoderAnalyzer(runtime="torch", artefacts_dir=artefacts)
+
+
+def test_the_glossaries_cover_the_training_and_dev_vocabulary():
+    from peacewatch.nlp.gloss import CYRILLIC_WORD, gloss_word
+    from peacewatch.nlp.splits import load_split
+
+    words = glossed = 0
+    for split in ("train", "dev"):
+        for passage in load_split(split):
+            if passage["language"] not in LANGUAGES:
+                continue
+            for match in CYRILLIC_WORD.finditer(passage["text"]):
+                words += 1
+                glossed += gloss_word(match.group(), sentence_language(passage["text"])) != transliterate(match.group())
+    assert words > 50_000
+    assert glossed / words > 0.99
