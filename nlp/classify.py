@@ -72,6 +72,7 @@ class AnalyzerPool:
 
     def __init__(self, processes: int, backend: str | None = None):
         # spawn: a forked child would inherit the parent's torch/onnxruntime thread pools in an unusable state
+        self.processes = processes
         context = multiprocessing.get_context("spawn")
         self._pool = ProcessPoolExecutor(processes, mp_context=context, initializer=_start_worker, initargs=(backend,))
         # start every worker (and load its model) now, not on the first article
@@ -79,7 +80,10 @@ class AnalyzerPool:
             started.result()
 
     def map(self, texts: list[str]) -> Iterator[tuple[list[str], list[Claim]]]:
-        return self._pool.map(_analyze_in_worker, texts, chunksize=CHUNK)
+        # chunks of at most CHUNK, as many for each worker (else one may get a whole chunk more than the others)
+        share = -(-len(texts) // self.processes)
+        chunk = max(1, -(-share // max(1, -(-share // CHUNK))))
+        return self._pool.map(_analyze_in_worker, texts, chunksize=chunk)
 
     def __enter__(self) -> AnalyzerPool:
         return self

@@ -111,19 +111,18 @@ def gloss(sentence: str) -> Glossed | None:
     text: list[str] = []
     starts: list[int] = []
     ends: list[int] = []
+
+    def render(piece: str, start: int, end: int) -> None:
+        text.append(piece)
+        starts.extend([start] * len(piece))
+        ends.extend([end] * len(piece))
+
     cursor = 0
-    for match in words:
-        for k in range(cursor, match.start()):
-            text.append(sentence[k])
-            starts.append(k)
-            ends.append(k + 1)
-        rendered = gloss_word(match.group(), language) or transliterate(match.group())
-        text.append(rendered)
-        starts.extend([match.start()] * len(rendered))
-        ends.extend([match.end()] * len(rendered))
-        cursor = match.end()
-    for k in range(cursor, len(sentence)):
-        text.append(sentence[k])
-        starts.append(k)
-        ends.append(k + 1)
+    for match in [*words, None]:
+        stop = match.start() if match else len(sentence)
+        for k in range(cursor, stop):  # everything between two Cyrillic words is kept as it is
+            render(sentence[k], k, k + 1)
+        if match:
+            render(gloss_word(match.group(), language), match.start(), match.end())
+            cursor = match.end()
     return Glossed("".join(text), tuple(starts), tuple(ends))

@@ -98,7 +98,7 @@ def measure(runtime: str, count: int, with_f1: bool, corpus: str = "bench") -> d
 
 
 def measure_processes(runtime: str, count: int) -> dict:
-    """`classify`'s worker processes (nlp/classify.py), one per core and one thread each: articles/s once started."""
+    """`classify`'s worker processes (nlp/classify.py), THREADS of them with one thread each: articles/s once started."""
     from peacewatch.nlp.classify import AnalyzerPool
 
     articles = bench_articles(count)
@@ -111,12 +111,11 @@ def measure_processes(runtime: str, count: int) -> dict:
     return {"runtime": runtime, "count": len(results), "rate": len(results) / seconds, "load": load}
 
 
-def _measure_in_subprocess(runtime: str, count: int, with_f1: bool, corpus: str = "bench") -> dict:
+def _in_subprocess(call: str) -> dict:
+    """The result of `call` (an expression over this module's measure functions) run in a fresh process."""
     import subprocess
     import sys
 
-    call = f"measure({runtime!r}, {count}, {with_f1}, {corpus!r})" if corpus != "processes" else \
-        f"measure_processes({runtime!r}, {count})"
     proc = subprocess.run(
         [sys.executable, "-c", "import json, sys; from peacewatch.bench.nlp import measure, measure_processes; "
          f"print('RESULT', json.dumps({call}))"],
@@ -152,7 +151,7 @@ def run() -> list[str]:
             adapter = ARTEFACTS_DIR / ADAPTER_FILE
             ensure_onnx(verify_model_dir(default_model_dir()), quantized="int8" in runtime,
                         adapter=adapter if adapter.is_file() else None)
-        r = _measure_in_subprocess(runtime, count, with_f1)
+        r = _in_subprocess(f"measure({runtime!r}, {count}, {with_f1})")
         if "error" in r:
             lines.append(f"encoder/{runtime}: failed ({r['error']})")
             continue
@@ -172,10 +171,10 @@ def run() -> list[str]:
         eligible = [k for k, r in results.items() if r["f1"] >= base["f1"] - 0.01]
         best = max(eligible, key=lambda k: results[k]["rate"])
         lines.append(f"fastest runtime within one F1 point of {baseline}: {best}")
-        r = _measure_in_subprocess(best, count, False, corpus="newsroom")
+        r = _in_subprocess(f"measure({best!r}, {count}, False, 'newsroom')")
         what = f"encoder/{best} on the newsroom's articles in publication order (syndicated copies share sentences, as in `classify`)"
         lines.append(f"{what}: failed ({r['error']})" if "error" in r else f"{what}: {r['rate']:.1f} articles/s ({r['count']} articles)")
-        r = _measure_in_subprocess(best, count, False, corpus="processes")
+        r = _in_subprocess(f"measure_processes({best!r}, {count})")
         what = f"encoder/{best} in {THREADS} worker processes of one thread each (`classify`'s default, nlp.processes)"
         lines.append(f"{what}: failed ({r['error']})" if "error" in r else
                      f"{what}: {r['rate']:.1f} articles/s once started (start-up {r['load']:.1f}s), "
