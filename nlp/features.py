@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from peacewatch.nlp.codebook import Codebook
+from peacewatch.nlp.gloss import gloss
 from peacewatch.nlp.lexicon import LexiconAnalyzer, _alias_pattern
 from peacewatch.nlp.text import split_sentences
 
@@ -106,16 +107,21 @@ _WORD_RE = re.compile(r"\w+")
 
 def bow_terms(text: str) -> tuple[np.ndarray, np.ndarray]:
     """The non-zero entries of `bow_vector(text)`: bucket indices and their values."""
-    words = _WORD_RE.findall(text.lower())
-    counts = Counter(zlib.crc32(token.encode("utf-8")) % BOW_DIM
-                     for token in words + [a + " " + b for a, b in zip(words, words[1:])])
+    glossed = gloss(text)
+    counts: Counter[int] = Counter()
+    for version in (text, glossed.text) if glossed else (text,):
+        words = _WORD_RE.findall(version.lower())
+        counts.update(zlib.crc32(token.encode("utf-8")) % BOW_DIM
+                      for token in words + [a + " " + b for a, b in zip(words, words[1:])])
     indices = np.fromiter(counts.keys(), dtype=np.int64, count=len(counts))
     values = np.log1p(np.fromiter(counts.values(), dtype=np.float32, count=len(counts)))
     return indices, values / max(1e-9, float(np.linalg.norm(values)))
 
 
 def bow_vector(text: str) -> np.ndarray:
-    """Hashed bag of lower-cased words and word pairs (crc32 buckets, log counts, L2-normalised)."""
+    """Hashed bag of lower-cased words and word pairs (crc32 buckets, log counts, L2-normalised). Russian
+    and Ukrainian text adds the words of its English gloss, so what the gate and the topic head learn from
+    English passages also applies to them."""
     indices, values = bow_terms(text)
     vector = np.zeros(BOW_DIM, dtype=np.float32)
     vector[indices] = values

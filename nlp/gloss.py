@@ -102,6 +102,7 @@ def sentence_language(sentence: str) -> str:
     return "ru"
 
 
+@lru_cache(maxsize=4096)  # the gate, the topic head and the encoder gloss the same sentences in turn
 def gloss(sentence: str) -> Glossed | None:
     """The sentence with each Cyrillic word replaced by its English gloss, or None if it has no Cyrillic word."""
     words = list(CYRILLIC_WORD.finditer(sentence))

@@ -52,6 +52,15 @@ def test_glossary_files_are_clean():
         assert len(glossaries()[language]) == len(lines) > 2500, "one gloss per lemma"
 
 
+def test_the_bag_of_words_of_russian_text_shares_its_english_gloss_words():
+    from peacewatch.nlp.features import bow_vector
+
+    russian = bow_vector("Кремль отверг перемирие и потребовал снятия санкций.")
+    assert float(russian @ bow_vector("The Kremlin will reject any truce, sanctions or not.")) > 0.1
+    assert float(russian @ bow_vector("Prisoner exchange completed in Istanbul.")) == 0.0
+    assert float(bow_vector("Peskov said no.") @ bow_vector("Peskov said no.")) == pytest.approx(1.0)
+
+
 @pytest.fixture(scope="module")
 def encoder():
     return TokenEncoder("torch", gloss=True)
