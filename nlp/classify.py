@@ -8,6 +8,7 @@ processes of one thread each (each loads the same model), and this process write
 from __future__ import annotations
 
 import logging
+import math
 import multiprocessing
 import os
 from collections.abc import Iterator
@@ -81,8 +82,9 @@ class AnalyzerPool:
 
     def map(self, texts: list[str]) -> Iterator[tuple[list[str], list[Claim]]]:
         # chunks of at most CHUNK, as many for each worker (else one may get a whole chunk more than the others)
-        share = -(-len(texts) // self.processes)
-        chunk = max(1, -(-share // max(1, -(-share // CHUNK))))
+        per_worker = math.ceil(len(texts) / self.processes)
+        chunks_per_worker = max(1, math.ceil(per_worker / CHUNK))
+        chunk = max(1, math.ceil(per_worker / chunks_per_worker))
         return self._pool.map(_analyze_in_worker, texts, chunksize=chunk)
 
     def __enter__(self) -> AnalyzerPool:

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from peacewatch.nlp.codebook import Codebook
-from peacewatch.nlp.gloss import gloss
+from peacewatch.nlp.gloss import gloss_text
 from peacewatch.nlp.lexicon import LexiconAnalyzer, _alias_pattern
 from peacewatch.nlp.text import split_sentences
 
@@ -107,9 +107,9 @@ _WORD_RE = re.compile(r"\w+")
 
 def bow_terms(text: str) -> tuple[np.ndarray, np.ndarray]:
     """The non-zero entries of `bow_vector(text)`: bucket indices and their values."""
-    glossed = gloss(text)
+    glossed = gloss_text(text)
     counts: Counter[int] = Counter()
-    for version in (text, glossed.text) if glossed else (text,):
+    for version in (text, glossed) if glossed else (text,):
         words = _WORD_RE.findall(version.lower())
         counts.update(zlib.crc32(token.encode("utf-8")) % BOW_DIM
                       for token in words + [a + " " + b for a, b in zip(words, words[1:])])

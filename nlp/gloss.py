@@ -102,7 +102,6 @@ def sentence_language(sentence: str) -> str:
     return "ru"
 
 
-@lru_cache(maxsize=4096)  # the gate, the topic head and the encoder gloss the same sentences in turn
 def gloss(sentence: str) -> Glossed | None:
     """The sentence with each Cyrillic word replaced by its English gloss, or None if it has no Cyrillic word."""
     words = list(CYRILLIC_WORD.finditer(sentence))
@@ -127,3 +126,11 @@ def gloss(sentence: str) -> Glossed | None:
             render(gloss_word(match.group(), language), match.start(), match.end())
             cursor = match.end()
     return Glossed("".join(text), tuple(starts), tuple(ends))
+
+
+def gloss_text(text: str) -> str | None:
+    """`gloss(text).text` without the character spans (cheap enough for whole paragraphs), or None."""
+    if not CYRILLIC_WORD.search(text):
+        return None
+    language = sentence_language(text)
+    return CYRILLIC_WORD.sub(lambda match: gloss_word(match.group(), language), text)

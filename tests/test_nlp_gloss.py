@@ -61,6 +61,15 @@ def test_the_bag_of_words_of_russian_text_shares_its_english_gloss_words():
     assert float(bow_vector("Peskov said no.") @ bow_vector("Peskov said no.")) == pytest.approx(1.0)
 
 
+def test_the_bag_of_words_reads_the_same_gloss_as_the_encoder():
+    from peacewatch.nlp.gloss import gloss_text
+
+    paragraph = "Песков заявил, что Москва никогда не согласится.\n\nЗеленський наголосив: «Жодних поступок»."
+    for text in (paragraph, *paragraph.split("\n\n")):
+        assert gloss_text(text) == gloss(text).text
+    assert gloss_text("Peskov said no.") is None
+
+
 @pytest.fixture(scope="module")
 def encoder():
     return TokenEncoder("torch", gloss=True)
