@@ -148,6 +148,7 @@ def looks_like_headline(paragraph: str, rest: list[str]) -> bool:
 class MentionFinder:
     def __init__(self, codebook: Codebook):
         self.patterns: dict[str, re.Pattern[str]] = {}
+        self.anchors: dict[str, tuple[str, ...]] = {}
         for actor_id, actor in codebook.actors.items():
             latin = list(dict.fromkeys(actor.aliases + EXTRA_ALIASES.get(actor_id, [])))
             stems = CYRILLIC_STEMS.get(actor_id, [])
@@ -159,11 +160,16 @@ class MentionFinder:
             if exact:
                 parts.append(r"(?<!\w)(?:" + "|".join(re.escape(s) for s in exact) + r")(?!\w)")
             self.patterns[actor_id] = re.compile("|".join(f"(?:{p})" for p in parts))
+            # every match starts with one of these (lower-cased): a sentence with none of them is not scanned
+            # by the actor's regex, which was the slowest part of cutting candidates
+            self.anchors[actor_id] = tuple(dict.fromkeys(a.lower() for a in latin + stems))
 
     def find(self, sentence: str) -> list[tuple[int, int, str]]:
         """Non-overlapping mentions (start, end, actor), longest first where two overlap."""
+        lowered = sentence.lower()
         found = sorted(
-            ((m.start(), m.end(), actor) for actor, pattern in self.patterns.items() for m in pattern.finditer(sentence)
+            ((m.start(), m.end(), actor) for actor, pattern in self.patterns.items()
+             if any(anchor in lowered for anchor in self.anchors[actor]) for m in pattern.finditer(sentence)
              if m.end() > m.start()),
             key=lambda x: (-(x[1] - x[0]), x[0]),
         )
