@@ -222,3 +222,33 @@ def test_the_inference_shortcuts_match_the_features_the_heads_were_trained_on(an
     sentences = [paragraph, "The weather in Geneva was mild."]
     dense_gate = gate_features(analyzer.featurizer, sentences) @ analyzer.gate.weights + analyzer.gate.bias
     assert np.allclose(analyzer.gate.scores(analyzer.featurizer, sentences), 1 / (1 + np.exp(-dense_gate)), atol=1e-5)
+
+
+def test_a_sentence_reads_the_same_whatever_batch_it_is_encoded_in(analyzer):
+    """Sentences are encoded in padded batches, shortest first: a sentence's token states and vector must not
+    depend on the other sentences of its article."""
+    import numpy as np
+
+    sentences = [
+        "Peskov said Moscow would not accept a ceasefire before a full settlement.",
+        "No.",
+        "Zelensky told reporters in Kyiv that Ukraine would never recognise the occupied regions as Russian, "
+        "whatever the United States proposed at the next round of talks in Istanbul or Riyadh.",
+        "Rubio said Washington was ready to ease some sanctions.",
+        "Кремль заявил, что Украина никогда не должна вступать в НАТО.",
+        "EU leaders met in Brussels.",
+        "The Kremlin repeated that Ukraine must never join NATO, and that Western troops on Ukrainian soil would "
+        "be legitimate targets.",
+        "Talks resumed.",
+        "Sybiha said Kyiv wanted security guarantees before any truce.",
+        "China called for restraint.",
+    ]
+    encoder = TokenEncoder("torch", gloss=True)
+    states, offsets, vectors = encoder.encode(sentences)
+    for i, sentence in enumerate(sentences):
+        encoder._cache.clear()  # encode it again, alone
+        alone = encoder.encode([sentence])
+        assert states[i].shape == alone[0][0].shape
+        assert np.allclose(states[i], alone[0][0], atol=2e-4)
+        assert np.array_equal(offsets[i], alone[1][0])
+        assert np.allclose(vectors[i], alone[2][0], atol=1e-5)
