@@ -60,8 +60,7 @@ ARTEFACTS_DIR = Path(__file__).with_name("models") / "encoder"
 RUNTIMES = ("torch", "onnx", "onnx-int8")
 MAX_TOKENS = 256
 # sentences per forward pass, shortest first: an article's sentences run from ~20 to ~55 tokens, and in
-# one batch of 32 the padding cost a quarter of the encoder's time (ONNX int8, one thread: 62 ms per
-# 600-word article in batches of 8, 84 ms in batches of 32; 2 and 4 were no faster than 8)
+# batches of 32 padding them to the longest cost a quarter of the encoder's time (docs/benchmarks.md)
 BATCH_SENTENCES = 8
 CACHE_SENTENCES = 2048  # encoded sentences kept for syndicated copies (~55 KB each: 36 tokens x 384 floats)
 STANCES = ("favor", "against", "neutral")
