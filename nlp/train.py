@@ -25,6 +25,7 @@ from peacewatch.nlp.codebook import Codebook, default_codebook
 from peacewatch.nlp.encoder import (
     ADAPTER_FILE,
     ARTEFACTS_DIR,
+    EMBED_DIM,
     MODEL_SHA256,
     STANCES,
     Heads,
@@ -60,6 +61,7 @@ CONFIG = {
     "input_dropout": 0.2,
     "claim_weight": 3.0,   # loss weight of favor/against/neutral targets against "no claim"
     "topic_c": 10.0,       # inverse L2 strength of the topic logistic regressions (hashed bag of words)
+    "topic_piece_scale": 0.05,  # weight of the word pieces' mean embedding among the topic features
     "gate_c": 4.0,         # inverse L2 strength of the sentence gate's logistic regression (nlp/gate.py)
     "gate_tolerance": 0.005,  # the gate may cost at most this much dev claim micro-F1 (None: no gate)
     "gloss": True,         # the encoder reads Russian and Ukrainian sentences as English glosses (nlp/gloss.py)
@@ -262,7 +264,7 @@ def _train_adapter(data: "Encoded", encoder: TokenEncoder, n_positions: int, con
     import torch
     from torch import nn
 
-    from peacewatch.nlp.encoder import EMBED_DIM, load_base_model
+    from peacewatch.nlp.encoder import load_base_model
 
     cfg = config["adapter"]
     seed = config["seed"]
@@ -453,21 +455,48 @@ def _fit_gate(train: Encoded, dev: Encoded, featurizer: Featurizer, dev_f1_with,
 
 # -- topics -------------------------------------------------------------------------------------------------------
 def _topic_head(train: Encoded, dev: Encoded, featurizer: Featurizer, kept: tuple[np.ndarray, np.ndarray],
-                config: dict):
+                encoder: TokenEncoder, config: dict):
     """Per-topic logistic regressions (train) and thresholds (dev); `kept`: the gate's decisions per
-    candidate row of train and dev, since the topic features use the vectors of the encoded sentences."""
+    candidate row of train and dev, since the topic features use the vectors of the encoded sentences.
+
+    Besides `topic_features`, the regressions read the idf-weighted mean of the encoder's input embeddings
+    of the passage's word pieces (standardised, scaled by `topic_piece_scale`): words the labelled data
+    never saw with a topic still count through their neighbours in the embedding space. Being linear,
+    that part folds into one weight row per word piece (`t_piece`), so inference never touches the
+    embeddings."""
+    from scipy.sparse import csr_matrix, hstack
     from sklearn.linear_model import LogisticRegression
 
     topic_ids = featurizer.codebook.topic_ids
+    embeddings = encoder.model.embeddings.word_embeddings.weight.detach().numpy().astype(np.float64)
+    labelled = {id(data): [i for i, p in enumerate(data.passages) if p.get("topics") is not None] for data in (train, dev)}
 
-    def matrix(data: Encoded, data_kept: np.ndarray):
-        keep = [i for i, p in enumerate(data.passages) if p.get("topics") is not None]
+    def pieces(data: Encoded) -> list[np.ndarray]:
+        return [encoder.word_pieces(" ".join(data.units[i].sentences)) for i in labelled[id(data)]]
+
+    train_pieces = pieces(train)
+    df = np.zeros(len(embeddings))
+    for ids in train_pieces:
+        df[np.unique(ids)] += 1
+    idf = np.log((len(train_pieces) + 1) / (df + 1)) + 1
+
+    def mean_embeddings(all_pieces: list[np.ndarray]) -> np.ndarray:
+        return np.array([idf[ids] @ embeddings[ids] / idf[ids].sum() if len(ids) else np.full(EMBED_DIM, np.nan)
+                         for ids in all_pieces])
+
+    train_means = mean_embeddings(train_pieces)
+    mean, std = np.nanmean(train_means, 0), np.nanstd(train_means, 0) + 1e-6
+    scale = config["topic_piece_scale"]
+
+    def matrix(data: Encoded, data_kept: np.ndarray, means: np.ndarray):
+        keep = labelled[id(data)]
         y = np.array([[t in data.passages[i]["topics"] for t in topic_ids] for i in keep], dtype=int)
-        return data.topic_matrix(featurizer, data_kept)[keep], y
+        standard = np.nan_to_num((means - mean) / std * scale)  # a passage without word pieces adds nothing
+        return hstack([csr_matrix(data.topic_matrix(featurizer, data_kept)[keep]), csr_matrix(standard)]).tocsr(), y
 
-    xtr, ytr = matrix(train, kept[0])
-    weights = np.zeros((xtr.shape[1], len(topic_ids)), dtype=np.float32)
-    bias = np.zeros(len(topic_ids), dtype=np.float32)
+    xtr, ytr = matrix(train, kept[0], train_means)
+    weights = np.zeros((xtr.shape[1], len(topic_ids)))
+    bias = np.zeros(len(topic_ids))
     for k in range(len(topic_ids)):
         if len(set(ytr[:, k])) < 2:
             bias[k] = -10.0
@@ -475,9 +504,9 @@ def _topic_head(train: Encoded, dev: Encoded, featurizer: Featurizer, kept: tupl
         model = LogisticRegression(C=config["topic_c"], max_iter=2000, class_weight="balanced")
         model.fit(xtr, ytr[:, k])
         weights[:, k], bias[k] = model.coef_[0], model.intercept_[0]
-    xdv, ydv = matrix(dev, kept[1])
     thresholds = [0.5] * len(topic_ids)
-    if len(xdv):
+    if labelled[id(dev)]:
+        xdv, ydv = matrix(dev, kept[1], mean_embeddings(pieces(dev)))
         p = 1 / (1 + np.exp(-(xdv @ weights + bias)))
         for k in range(len(topic_ids)):
 
@@ -487,7 +516,8 @@ def _topic_head(train: Encoded, dev: Encoded, featurizer: Featurizer, kept: tupl
                 return 2 * tp / (pred.sum() + ydv[:, k].sum()) if tp else 0.0
 
             thresholds[k] = _best_threshold([float(round(t, 3)) for t in np.arange(0.2, 0.91, 0.025)], f1_at)
-    return {"t_w": weights, "t_b": bias}, thresholds
+    piece_weights = (embeddings - mean) / std * scale @ weights[-EMBED_DIM:]
+    return {"t_w": weights[:-EMBED_DIM], "t_b": bias, "t_piece": piece_weights, "t_idf": idf}, thresholds
 
 
 # -- the entry point ------------------------------------------------------------------------------------------------
@@ -594,8 +624,8 @@ def train(out_dir: Path = ARTEFACTS_DIR, seed: int | None = None, train_passages
     f1, pairs = _micro_f1(dev_passages, _passage_claims(dv, probs, codebook.position_ids, meta["threshold"], None, kept_dv))
     meta["platt"] = _fit_platt(pairs)
     meta["dev_claim_micro_f1"] = round(f1, 4)
-    topic_arrays, meta["topic_thresholds"] = _topic_head(tr, dv, featurizer, (kept_tr, kept_dv), config)
-    arrays.update({k: np.ascontiguousarray(v, dtype=np.float16 if k == "t_w" else np.float32)
+    topic_arrays, meta["topic_thresholds"] = _topic_head(tr, dv, featurizer, (kept_tr, kept_dv), encoder, config)
+    arrays.update({k: np.ascontiguousarray(v, dtype=np.float16 if k in ("t_w", "t_piece") else np.float32)
                    for k, v in topic_arrays.items()})
     save_file(arrays, str(out_dir / "heads.safetensors"))
     (out_dir / "meta.json").write_text(json.dumps(meta, indent=1, sort_keys=True) + "\n", encoding="utf-8")

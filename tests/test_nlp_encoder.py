@@ -217,11 +217,32 @@ def test_the_inference_shortcuts_match_the_features_the_heads_were_trained_on(an
                  "Kremlin aide Vladimir Medinsky said Moscow wanted a ceasefire only after Kyiv withdrew its troops.")
     vectors = analyzer.encoder.encode([paragraph])[2]
     heads = analyzer.heads
-    dense = topic_features(analyzer.featurizer, paragraph, vectors) @ heads.a["t_w"] + heads.a["t_b"]
-    assert np.allclose(heads.paragraph_topic_probs(analyzer.featurizer, paragraph, vectors), 1 / (1 + np.exp(-dense)), atol=1e-5)
+    pieces = analyzer.encoder.word_pieces(paragraph)
+    idf = heads.a["t_idf"][pieces]
+    dense = (topic_features(analyzer.featurizer, paragraph, vectors) @ heads.a["t_w"]
+             + idf @ heads.a["t_piece"][pieces] / idf.sum() + heads.a["t_b"])
+    assert np.allclose(heads.paragraph_topic_probs(analyzer.featurizer, paragraph, vectors, pieces),
+                       1 / (1 + np.exp(-dense)), atol=1e-5)
     sentences = [paragraph, "The weather in Geneva was mild."]
     dense_gate = gate_features(analyzer.featurizer, sentences) @ analyzer.gate.weights + analyzer.gate.bias
     assert np.allclose(analyzer.gate.scores(analyzer.featurizer, sentences), 1 / (1 + np.exp(-dense_gate)), atol=1e-5)
+
+
+def test_word_pieces_are_the_tokenizers_whether_or_not_the_words_were_seen_before():
+    """The topic head's word pieces come from a per-word memory; they must be what the tokenizer gives the
+    whole paragraph (and its gloss, for Cyrillic text), the first time and every time after."""
+    from peacewatch.nlp.encoder import TokenEncoder
+    from peacewatch.nlp.gloss import gloss_text
+
+    encoder = TokenEncoder("torch")
+    paragraphs = ["Zelensky said on Tuesday: \"No deal without security guarantees.\" Kyiv's allies agreed.",
+                  "Песков заявил, что Москва не согласится на прекращение огня.",
+                  "Kyiv's allies agreed; Moscow did not.", ""]
+    for paragraph in paragraphs + paragraphs:
+        glossed = gloss_text(paragraph)
+        whole = paragraph + (" " + glossed if glossed else "")
+        assert encoder.word_pieces(paragraph).tolist() == encoder.tokenizer(whole, add_special_tokens=False)["input_ids"]
+    assert gloss_text(paragraphs[1])  # the Cyrillic paragraph was read with its gloss
 
 
 def test_a_sentence_reads_the_same_whatever_batch_it_is_encoded_in():
