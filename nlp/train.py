@@ -469,29 +469,26 @@ def _topic_head(train: Encoded, dev: Encoded, featurizer: Featurizer, kept: tupl
 
     topic_ids = featurizer.codebook.topic_ids
     embeddings = encoder.model.embeddings.word_embeddings.weight.detach().numpy().astype(np.float64)
-    labelled = {id(data): [i for i, p in enumerate(data.passages) if p.get("topics") is not None] for data in (train, dev)}
+
+    def labelled(data: Encoded) -> list[int]:
+        return [i for i, p in enumerate(data.passages) if p.get("topics") is not None]
 
     def pieces(data: Encoded) -> list[np.ndarray]:
-        return [encoder.word_pieces(" ".join(data.units[i].sentences)) for i in labelled[id(data)]]
+        return [encoder.word_pieces(" ".join(data.units[i].sentences)) for i in labelled(data)]
 
     train_pieces = pieces(train)
     df = np.zeros(len(embeddings))
     for ids in train_pieces:
         df[np.unique(ids)] += 1
     idf = np.log((len(train_pieces) + 1) / (df + 1)) + 1
-
-    def mean_embeddings(all_pieces: list[np.ndarray]) -> np.ndarray:
-        return np.array([idf[ids] @ embeddings[ids] / idf[ids].sum() if len(ids) else np.full(EMBED_DIM, np.nan)
-                         for ids in all_pieces])
-
-    train_means = mean_embeddings(train_pieces)
+    train_means = _piece_means(train_pieces, idf, embeddings)
     mean, std = np.nanmean(train_means, 0), np.nanstd(train_means, 0) + 1e-6
     scale = config["topic_piece_scale"]
 
     def matrix(data: Encoded, data_kept: np.ndarray, means: np.ndarray):
-        keep = labelled[id(data)]
+        keep = labelled(data)
         y = np.array([[t in data.passages[i]["topics"] for t in topic_ids] for i in keep], dtype=int)
-        standard = np.nan_to_num((means - mean) / std * scale)  # a passage without word pieces adds nothing
+        standard = _piece_features(means, mean, std, scale)
         return hstack([csr_matrix(data.topic_matrix(featurizer, data_kept)[keep]), csr_matrix(standard)]).tocsr(), y
 
     xtr, ytr = matrix(train, kept[0], train_means)
@@ -505,8 +502,8 @@ def _topic_head(train: Encoded, dev: Encoded, featurizer: Featurizer, kept: tupl
         model.fit(xtr, ytr[:, k])
         weights[:, k], bias[k] = model.coef_[0], model.intercept_[0]
     thresholds = [0.5] * len(topic_ids)
-    if labelled[id(dev)]:
-        xdv, ydv = matrix(dev, kept[1], mean_embeddings(pieces(dev)))
+    if labelled(dev):
+        xdv, ydv = matrix(dev, kept[1], _piece_means(pieces(dev), idf, embeddings))
         p = 1 / (1 + np.exp(-(xdv @ weights + bias)))
         for k in range(len(topic_ids)):
 
@@ -516,8 +513,21 @@ def _topic_head(train: Encoded, dev: Encoded, featurizer: Featurizer, kept: tupl
                 return 2 * tp / (pred.sum() + ydv[:, k].sum()) if tp else 0.0
 
             thresholds[k] = _best_threshold([float(round(t, 3)) for t in np.arange(0.2, 0.91, 0.025)], f1_at)
-    piece_weights = (embeddings - mean) / std * scale @ weights[-EMBED_DIM:]
+    # the piece features are linear in the pieces' embeddings: scoring each embedding row as a feature row
+    # gives each piece's share of the logits (Heads.piece_logits averages them with the same idf weights)
+    piece_weights = _piece_features(embeddings, mean, std, scale) @ weights[-EMBED_DIM:]
     return {"t_w": weights[:-EMBED_DIM], "t_b": bias, "t_piece": piece_weights, "t_idf": idf}, thresholds
+
+
+def _piece_means(all_pieces: list[np.ndarray], idf: np.ndarray, embeddings: np.ndarray) -> np.ndarray:
+    """Per passage, the idf-weighted mean of its word pieces' input embeddings (NaN for a passage without any)."""
+    return np.array([idf[ids] @ embeddings[ids] / idf[ids].sum() if len(ids) else np.full(embeddings.shape[1], np.nan)
+                     for ids in all_pieces])
+
+
+def _piece_features(means: np.ndarray, mean: np.ndarray, std: np.ndarray, scale: float) -> np.ndarray:
+    """`_piece_means` rows as topic features: standardised on train, scaled; a passage without pieces adds 0."""
+    return np.nan_to_num((means - mean) / std * scale)
 
 
 # -- the entry point ------------------------------------------------------------------------------------------------

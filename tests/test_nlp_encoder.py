@@ -49,6 +49,19 @@ def test_a_corrupted_copy_fails_with_a_clear_error(tmp_path):
         verify_model_dir(copy)
 
 
+def test_heads_from_an_earlier_version_fail_with_a_clear_error(tmp_path):
+    from safetensors.numpy import load_file, save_file
+
+    from peacewatch.nlp.encoder import ARTEFACTS_DIR
+
+    shutil.copytree(ARTEFACTS_DIR, tmp_path / "old")
+    heads_file = tmp_path / "old" / "heads.safetensors"
+    arrays = {k: v for k, v in load_file(str(heads_file)).items() if k not in ("t_piece", "t_idf")}
+    save_file(arrays, str(heads_file))
+    with pytest.raises(EncoderError, match=r"incomplete: .*heads.safetensors has no t_idf, t_piece .*peacewatch nlp train"):
+        EncoderAnalyzer(default_codebook(), runtime="torch", artefacts_dir=tmp_path / "old")
+
+
 def test_loads_offline_and_records_its_identity(analyzer, monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     codebook = default_codebook()
@@ -218,14 +231,34 @@ def test_the_inference_shortcuts_match_the_features_the_heads_were_trained_on(an
     vectors = analyzer.encoder.encode([paragraph])[2]
     heads = analyzer.heads
     pieces = analyzer.encoder.word_pieces(paragraph)
-    idf = heads.a["t_idf"][pieces]
-    dense = (topic_features(analyzer.featurizer, paragraph, vectors) @ heads.a["t_w"]
-             + idf @ heads.a["t_piece"][pieces] / idf.sum() + heads.a["t_b"])
+    dense = (topic_features(analyzer.featurizer, paragraph, vectors) @ heads.a["t_w"] + heads.piece_logits(pieces)
+             + heads.a["t_b"])
     assert np.allclose(heads.paragraph_topic_probs(analyzer.featurizer, paragraph, vectors, pieces),
                        1 / (1 + np.exp(-dense)), atol=1e-5)
     sentences = [paragraph, "The weather in Geneva was mild."]
     dense_gate = gate_features(analyzer.featurizer, sentences) @ analyzer.gate.weights + analyzer.gate.bias
     assert np.allclose(analyzer.gate.scores(analyzer.featurizer, sentences), 1 / (1 + np.exp(-dense_gate)), atol=1e-5)
+
+
+def test_the_folded_word_piece_weights_give_the_logits_of_the_mean_embedding_features():
+    """Training fits the topic head on standardised mean embeddings of a passage's word pieces and stores one
+    weight row per piece instead; inference must get the same logits from those rows."""
+    import numpy as np
+
+    from peacewatch.nlp.encoder import Heads
+    from peacewatch.nlp.train import _piece_features, _piece_means
+
+    rng = np.random.default_rng(3)
+    embeddings, weights = rng.normal(size=(40, 6)), rng.normal(size=(6, 3))
+    idf = rng.uniform(1.0, 4.0, size=40)
+    passages = [rng.integers(0, 40, size=n) for n in (1, 5, 17)] + [np.zeros(0, dtype=np.int64)]
+    means = _piece_means(passages, idf, embeddings)
+    mean, std, scale = np.nanmean(means, 0), np.nanstd(means, 0) + 1e-6, 0.05
+    dense = _piece_features(means, mean, std, scale) @ weights
+    folded = Heads({"t_piece": _piece_features(embeddings, mean, std, scale) @ weights, "t_idf": idf,
+                    "t_b": np.zeros(3)}, {"members": 0, "positions": []})
+    assert np.allclose([folded.piece_logits(ids) for ids in passages], dense, atol=1e-6)
+    assert not dense[-1].any()  # a passage without word pieces adds nothing
 
 
 def test_word_pieces_are_the_tokenizers_whether_or_not_the_words_were_seen_before():
