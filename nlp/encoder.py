@@ -156,11 +156,13 @@ def merge_adapter(model, adapter_path: Path) -> None:
             linear.weight += scale * (b @ a)
 
 
-def load_base_model(model_dir: Path, adapter: Path | None = None):
-    """The verified base encoder (eval mode), with the adapter merged when one is given."""
+def load_base_model(model_dir: Path, adapter: Path | None = None, layers: int | None = None):
+    """The verified base encoder (eval mode), cut to its first `layers` transformer layers when given, with
+    the adapter merged when one is given."""
     from transformers import AutoModel
 
-    model = AutoModel.from_pretrained(str(verify_model_dir(model_dir)), local_files_only=True).eval()
+    cut = {"num_hidden_layers": layers} if layers else {}
+    model = AutoModel.from_pretrained(str(verify_model_dir(model_dir)), local_files_only=True, **cut).eval()
     if adapter is not None:
         merge_adapter(model, adapter)
     return model
@@ -170,7 +172,7 @@ class TokenEncoder:
     """Token states of sentences from all-MiniLM-L6-v2 (plus the trained adapter, if any), on PyTorch or onnxruntime."""
 
     def __init__(self, runtime: str = "torch", model_dir: Path | None = None, threads: int | None = None,
-                 adapter: Path | None = None, gloss: bool = False):
+                 adapter: Path | None = None, gloss: bool = False, layers: int | None = None):
         if runtime not in RUNTIMES:
             raise EncoderError(f"unknown encoder runtime {runtime!r} (expected one of {', '.join(RUNTIMES)})")
         self.runtime = runtime
@@ -186,19 +188,20 @@ class TokenEncoder:
         self._cache: OrderedDict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = OrderedDict()
         self.adapter = Path(adapter) if adapter else None
         self.gloss = gloss
+        self.layers = layers
         self._word_ids: dict[str, list[int]] = {}
         if runtime == "torch":
             import torch
 
             self._torch = torch
             torch.set_num_threads(self.threads)
-            self.model = load_base_model(self.model_dir, self.adapter)
+            self.model = load_base_model(self.model_dir, self.adapter, layers)
         else:
             import onnxruntime as ort
 
             from peacewatch.nlp.onnx_export import ensure_onnx
 
-            path = ensure_onnx(self.model_dir, quantized=runtime == "onnx-int8", adapter=self.adapter)
+            path = ensure_onnx(self.model_dir, quantized=runtime == "onnx-int8", adapter=self.adapter, layers=layers)
             options = ort.SessionOptions()
             options.intra_op_num_threads = self.threads
             options.inter_op_num_threads = 1
@@ -480,7 +483,8 @@ class EncoderAnalyzer:
         reads_glosses = bool(meta.get("gloss_sha256"))
         if reads_glosses and meta["gloss_sha256"] != glossary_sha256():
             raise EncoderError("the Russian/Ukrainian glossary changed since the encoder was trained: run `peacewatch nlp train`")
-        self.encoder = TokenEncoder(self.runtime, model_dir, adapter=adapter, gloss=reads_glosses)
+        self.encoder = TokenEncoder(self.runtime, model_dir, adapter=adapter, gloss=reads_glosses,
+                                    layers=meta["config"].get("layers"))
         self.featurizer = Featurizer(self.codebook)
         set_propositions(self.featurizer, self.encoder)
         self.timings = {"split+candidates": 0.0, "gate": 0.0, "topics": 0.0, "features": 0.0, "heads": 0.0}

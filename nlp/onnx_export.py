@@ -22,14 +22,14 @@ FP32_NAME = "encoder.onnx"
 INT8_NAME = "encoder.int8.onnx"
 
 
-def export_fp32(model_dir: Path, out_path: Path, adapter: Path | None = None) -> None:
+def export_fp32(model_dir: Path, out_path: Path, adapter: Path | None = None, layers: int | None = None) -> None:
     """torch.onnx.export of the BERT encoder (last_hidden_state, adapter merged), dynamic batch and sequence axes."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     import torch
 
     from peacewatch.nlp.encoder import load_base_model
 
-    model = load_base_model(model_dir, adapter)
+    model = load_base_model(model_dir, adapter, layers)
 
     class Wrapper(torch.nn.Module):
         def __init__(self, inner):
@@ -65,22 +65,25 @@ def quantize_int8(fp32_path: Path, out_path: Path) -> None:
                      op_types_to_quantize=["MatMul"])
 
 
-def _build(model_dir: Path, out_dir: Path, adapter: Path | None = None) -> None:
+def _build(model_dir: Path, out_dir: Path, adapter: Path | None = None, layers: int | None = None) -> None:
     out_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=out_dir) as tmp:
         fp32 = Path(tmp) / FP32_NAME
         int8 = Path(tmp) / INT8_NAME
-        export_fp32(model_dir, fp32, adapter)
+        export_fp32(model_dir, fp32, adapter, layers)
         quantize_int8(fp32, int8)
         os.replace(int8, out_dir / INT8_NAME)
         os.replace(fp32, out_dir / FP32_NAME)
 
 
-def ensure_onnx(model_dir: Path, quantized: bool = False, adapter: Path | None = None, timeout: float = 900) -> Path:
-    """Path of the fp32 or int8 ONNX encoder (with the adapter merged), exported in a subprocess on first use."""
+def ensure_onnx(model_dir: Path, quantized: bool = False, adapter: Path | None = None, layers: int | None = None,
+                timeout: float = 900) -> Path:
+    """Path of the fp32 or int8 ONNX encoder (its first `layers` layers if given, with the adapter merged),
+    exported in a subprocess on first use."""
     from peacewatch.nlp.encoder import MODEL_SHA256, EncoderError, cache_dir, file_sha256
 
-    key = f"minilm-{MODEL_SHA256[:16]}" + (f"-adapter-{file_sha256(adapter)[:16]}" if adapter else "")
+    key = (f"minilm-{MODEL_SHA256[:16]}" + (f"-layers-{layers}" if layers else "")
+           + (f"-adapter-{file_sha256(adapter)[:16]}" if adapter else ""))
     out_dir = cache_dir() / key
     target = out_dir / (INT8_NAME if quantized else FP32_NAME)
     if target.is_file():
@@ -91,7 +94,7 @@ def ensure_onnx(model_dir: Path, quantized: bool = False, adapter: Path | None =
         raise EncoderError("the onnx runtimes need the onnxruntime package (pip install onnxruntime onnx)") from exc
     result = subprocess.run(
         [sys.executable, "-m", "peacewatch.nlp.onnx_export", str(model_dir), str(out_dir)]
-        + (["--adapter", str(adapter)] if adapter else []),
+        + (["--adapter", str(adapter)] if adapter else []) + (["--layers", str(layers)] if layers else []),
         capture_output=True, text=True, timeout=timeout, env={**os.environ, "HF_HUB_OFFLINE": "1"},
     )
     if result.returncode != 0 or not target.is_file():
@@ -105,10 +108,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("model_dir", type=Path)
     parser.add_argument("out_dir", type=Path)
     parser.add_argument("--adapter", type=Path, default=None, help="low-rank adapter to merge before export")
+    parser.add_argument("--layers", type=int, default=None, help="keep only the first N transformer layers")
     args = parser.parse_args(argv)
     from peacewatch.nlp.encoder import verify_model_dir
 
-    _build(verify_model_dir(args.model_dir), args.out_dir, args.adapter)
+    _build(verify_model_dir(args.model_dir), args.out_dir, args.adapter, args.layers)
     print(args.out_dir)
 
 

@@ -47,7 +47,9 @@ ADAPTER_TARGETS = ("attention.self.query", "attention.self.key", "attention.self
                    "intermediate.dense", "output.dense")
 CONFIG = {
     "seed": 13,
-    # stage 1: a low-rank adapter (LoRA) on every linear layer of the 6 encoder layers, trained with a
+    # keep only the encoder's first N transformer layers (None: all 6): faster, less accurate (docs/evaluation.md)
+    "layers": None,
+    # stage 1: a low-rank adapter (LoRA) on every linear layer of the encoder layers, trained with a
     # small candidate head on the same targets; merged into the encoder weights at load time. None = frozen.
     "adapter": {"rank": 16, "alpha": 32, "epochs": 6, "lr": 5e-4, "head_lr": 1e-3, "batch_passages": 16,
                 "hidden": 256, "threads": 2},
@@ -274,7 +276,7 @@ def _train_adapter(data: "Encoded", encoder: TokenEncoder, n_positions: int, con
     try:
         torch.manual_seed(seed)
         generator = torch.Generator().manual_seed(seed)
-        model = load_base_model(encoder.model_dir)
+        model = load_base_model(encoder.model_dir, layers=encoder.layers)
         for p in model.parameters():
             p.requires_grad_(False)
         loras: dict[str, tuple[nn.Parameter, nn.Parameter]] = {}
@@ -555,7 +557,7 @@ def train(out_dir: Path = ARTEFACTS_DIR, seed: int | None = None, train_passages
     if dev_passages is None:
         dev_passages = load_split("dev")
     gloss_sha256 = glossary_sha256() if config["gloss"] else None  # the glossary the encoder reads from here on
-    encoder = TokenEncoder("torch", model_dir, gloss=config["gloss"])
+    encoder = TokenEncoder("torch", model_dir, gloss=config["gloss"], layers=config["layers"])
     featurizer = Featurizer(codebook)
     set_propositions(featurizer, encoder)
     out_dir = Path(out_dir)
@@ -570,7 +572,7 @@ def train(out_dir: Path = ARTEFACTS_DIR, seed: int | None = None, train_passages
             frozen = Encoded(train_passages, featurizer, encoder)
             log(f"stage 1: adapter on {len(frozen.x)} candidates ({time.perf_counter() - started:.0f}s)")
             save_file(_train_adapter(frozen, encoder, len(codebook.position_ids), config), str(adapter_path))
-        encoder = TokenEncoder("torch", encoder.model_dir, adapter=adapter_path, gloss=config["gloss"])
+        encoder = TokenEncoder("torch", encoder.model_dir, adapter=adapter_path, gloss=config["gloss"], layers=config["layers"])
         set_propositions(featurizer, encoder)
     elif adapter_path.exists():
         adapter_path.unlink()
@@ -650,12 +652,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=None)
     parser.add_argument("--adapter-from", type=Path, default=None,
                         help="reuse this stage-1 adapter (same data and seed) instead of training it again")
+    parser.add_argument("--layers", type=int, default=None,
+                        help="keep only the encoder's first N of its 6 layers: faster, less accurate (docs/evaluation.md)")
     parser.add_argument("--extract-examples", action="store_true",
                         help="re-extract nlp/models/codebook_examples.jsonl from docs/codebook.md first")
     args = parser.parse_args(argv)
     if args.extract_examples:
         write_codebook_examples(exclude_texts=evaluation_texts())
-    train(args.out, args.seed, adapter_from=args.adapter_from)
+    train(args.out, args.seed, adapter_from=args.adapter_from, config={"layers": args.layers} if args.layers else None)
 
 
 def evaluation_texts() -> list[str]:

@@ -163,12 +163,13 @@ def nlp() -> None:
 @nlp.command("train")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), help="Artefact folder (default: nlp/models/encoder).")
 @click.option("--seed", type=int, help="Random seed (default: the one the shipped artefacts were trained with).")
-def nlp_train(out_dir: Path | None, seed: int | None) -> None:
+@click.option("--layers", type=click.IntRange(1, 6), help="Keep only the encoder's first N layers: faster, less accurate.")
+def nlp_train(out_dir: Path | None, seed: int | None, layers: int | None) -> None:
     """Train the encoder backend on the train split (tuned on dev), reproducibly."""
     from peacewatch.nlp.train import main as train_main
 
     argv = ([] if out_dir is None else ["--out", str(out_dir)]) + ([] if seed is None else ["--seed", str(seed)])
-    train_main(argv)
+    train_main(argv + ([] if layers is None else ["--layers", str(layers)]))
 
 
 @nlp.command("evaluate")

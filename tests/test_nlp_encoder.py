@@ -147,6 +147,29 @@ def test_training_is_deterministic(tmp_path):
     _check_contract(smoke, text, *smoke.analyze(text))
 
 
+@pytest.mark.slow
+def test_a_model_trained_on_fewer_layers_runs_them_in_every_runtime(tmp_path, monkeypatch):
+    from peacewatch.nlp.train import train
+
+    pytest.importorskip("onnxruntime")
+    monkeypatch.setenv("PEACEWATCH_MODEL_CACHE", str(tmp_path / "cache"))
+    passages = load_split("train")[:12]
+    meta = train(tmp_path / "m", train_passages=passages, dev_passages=load_split("dev")[:6],
+                 config={"members": 1, "epochs": 2, "hidden": 16, "layers": 2}, echo=False)
+    assert meta["config"]["layers"] == 2
+    text = "Peskov said Russia would never accept a ceasefire.\n\nZelensky said Kyiv wanted guarantees first."
+    torch_analyzer = EncoderAnalyzer(default_codebook(), runtime="torch", artefacts_dir=tmp_path / "m")
+    assert len(torch_analyzer.encoder.model.encoder.layer) == 2
+    onnx_analyzer = EncoderAnalyzer(default_codebook(), runtime="onnx", artefacts_dir=tmp_path / "m")
+    exports = [p.parent.name for p in (tmp_path / "cache").rglob("encoder.onnx")]
+    assert len(exports) == 1 and "-layers-2-" in exports[0]  # never mistaken for the 6-layer export
+    for sentence in ("Peskov said Russia would never accept a ceasefire.", "Kyiv wants guarantees first."):
+        (states_torch,), _, _ = torch_analyzer.encoder.encode([sentence])
+        (states_onnx,), _, _ = onnx_analyzer.encoder.encode([sentence])
+        assert abs(states_torch - states_onnx).max() < 1e-3
+    _check_contract(onnx_analyzer, text, *onnx_analyzer.analyze(text))
+
+
 def test_shipped_artefacts_fit_the_budget():
     from peacewatch.nlp.encoder import ARTEFACTS_DIR
 

@@ -145,12 +145,9 @@ def run() -> list[str]:
     for runtime in runtimes:
         # the first use of an ONNX runtime exports the model (cached): do it before timing
         if runtime.startswith("onnx"):
-            from peacewatch.nlp.encoder import ADAPTER_FILE, ARTEFACTS_DIR, default_model_dir, verify_model_dir
-            from peacewatch.nlp.onnx_export import ensure_onnx
+            from peacewatch.nlp.encoder import EncoderAnalyzer
 
-            adapter = ARTEFACTS_DIR / ADAPTER_FILE
-            ensure_onnx(verify_model_dir(default_model_dir()), quantized="int8" in runtime,
-                        adapter=adapter if adapter.is_file() else None)
+            EncoderAnalyzer(default_codebook(), runtime=runtime.partition("+")[0])
         r = _in_subprocess(f"measure({runtime!r}, {count}, {with_f1})")
         if "error" in r:
             lines.append(f"encoder/{runtime}: failed ({r['error']})")
