@@ -159,10 +159,17 @@ def merge_adapter(model, adapter_path: Path) -> None:
 def load_base_model(model_dir: Path, adapter: Path | None = None, layers: int | None = None):
     """The verified base encoder (eval mode), cut to its first `layers` transformer layers when given, with
     the adapter merged when one is given."""
-    from transformers import AutoModel
+    from transformers import AutoConfig, AutoModel
 
-    cut = {"num_hidden_layers": layers} if layers else {}
-    model = AutoModel.from_pretrained(str(verify_model_dir(model_dir)), local_files_only=True, **cut).eval()
+    model_dir = verify_model_dir(model_dir)
+    cut = {}
+    if layers is not None:
+        available = AutoConfig.from_pretrained(str(model_dir), local_files_only=True).num_hidden_layers
+        if not 1 <= layers <= available:
+            # more layers than the weights hold would be added with random weights, silently
+            raise EncoderError(f"the encoder has {available} layers: cannot keep {layers}")
+        cut = {"num_hidden_layers": layers}
+    model = AutoModel.from_pretrained(str(model_dir), local_files_only=True, **cut).eval()
     if adapter is not None:
         merge_adapter(model, adapter)
     return model

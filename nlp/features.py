@@ -34,7 +34,8 @@ from peacewatch.nlp.text import split_sentences
 # actor, and inflected Russian/Ukrainian forms. Matched like the codebook aliases (whole words).
 EXTRA_ALIASES: dict[str, list[str]] = {
     "russia": ["Grushko", "Ryabkov", "Galuzin", "Darchiev", "Shoigu", "Nebenzia", "the Russian side",
-               "Russian officials", "Russian negotiators", "Russia's", "Russians", "State Duma", "Duma", "Volodin", "Kelin", "Federation Council"],
+               "Russian officials", "Russian negotiators", "Russia's", "Russians", "State Duma", "Duma", "Volodin",
+               "Kelin", "Federation Council"],
     "ukraine": ["Zelenskiy", "Stefanchuk", "Kuleba", "Zaluzhnyi", "Verkhovna Rada", "Bankova", "Ukrainians",
                 "the Ukrainian side", "Yermak's", "Budanov", "Office of the President"],
     "united_states": ["America", "Americans", "Kushner", "Driscoll", "Ratcliffe", "Blinken", "Sullivan",

@@ -82,7 +82,7 @@ def ensure_onnx(model_dir: Path, quantized: bool = False, adapter: Path | None =
     exported in a subprocess on first use."""
     from peacewatch.nlp.encoder import MODEL_SHA256, EncoderError, cache_dir, file_sha256
 
-    key = (f"minilm-{MODEL_SHA256[:16]}" + (f"-layers-{layers}" if layers else "")
+    key = (f"minilm-{MODEL_SHA256[:16]}" + (f"-layers-{layers}" if layers is not None else "")
            + (f"-adapter-{file_sha256(adapter)[:16]}" if adapter else ""))
     out_dir = cache_dir() / key
     target = out_dir / (INT8_NAME if quantized else FP32_NAME)
@@ -94,7 +94,8 @@ def ensure_onnx(model_dir: Path, quantized: bool = False, adapter: Path | None =
         raise EncoderError("the onnx runtimes need the onnxruntime package (pip install onnxruntime onnx)") from exc
     result = subprocess.run(
         [sys.executable, "-m", "peacewatch.nlp.onnx_export", str(model_dir), str(out_dir)]
-        + (["--adapter", str(adapter)] if adapter else []) + (["--layers", str(layers)] if layers else []),
+        + (["--adapter", str(adapter)] if adapter else [])
+        + (["--layers", str(layers)] if layers is not None else []),
         capture_output=True, text=True, timeout=timeout, env={**os.environ, "HF_HUB_OFFLINE": "1"},
     )
     if result.returncode != 0 or not target.is_file():

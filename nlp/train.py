@@ -659,7 +659,8 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if args.extract_examples:
         write_codebook_examples(exclude_texts=evaluation_texts())
-    train(args.out, args.seed, adapter_from=args.adapter_from, config={"layers": args.layers} if args.layers else None)
+    train(args.out, args.seed, adapter_from=args.adapter_from,
+          config=None if args.layers is None else {"layers": args.layers})
 
 
 def evaluation_texts() -> list[str]:

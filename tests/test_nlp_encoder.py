@@ -49,6 +49,12 @@ def test_a_corrupted_copy_fails_with_a_clear_error(tmp_path):
         verify_model_dir(copy)
 
 
+@pytest.mark.parametrize("layers", [0, 7])
+def test_a_layer_count_the_encoder_does_not_have_fails_with_a_clear_error(layers):
+    with pytest.raises(EncoderError, match=f"the encoder has 6 layers: cannot keep {layers}"):
+        TokenEncoder("torch", layers=layers)
+
+
 def test_heads_from_an_earlier_version_fail_with_a_clear_error(tmp_path):
     from safetensors.numpy import load_file, save_file
 
